@@ -1,0 +1,136 @@
+"""A Bayesian run: prior simulations → NPE → posterior at the target → MAP and best fit.
+
+Budget accounting: ``budget = training simulations + best-fit simulations``;
+the best fit is the lowest-error parameter set among the MAP and the top
+posterior samples (by posterior density), each simulated and charged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from sbi_neuro.bank import atomic_write_text
+from sbi_neuro.evaluation import EvalBatch
+from sbi_neuro.inference import TrainedPosterior, train_npe
+from sbi_neuro.outputs import (
+    plot_best_fit,
+    plot_convergence,
+    plot_pairplot,
+    write_evaluations_csv,
+    write_metadata,
+    write_samples_csv,
+)
+from sbi_neuro.runner import Runner, Task, batch_seed
+from sbi_neuro.runs import Run, observed_features
+
+SAVED_SAMPLES = 1000
+
+
+def simulate_prior(run: Run, runner: Runner, n: int) -> EvalBatch:
+    """Fill the bank with ``n`` prior simulations, continuing where a previous call stopped."""
+    cfg, prior = run.config, run.usecase.prior
+    n_batches = math.ceil(n / cfg.batch_size)
+    done = run.bank.done()
+    tasks = []
+    for index in range(n_batches):
+        if index in done:
+            continue
+        size = min(cfg.batch_size, n - index * cfg.batch_size)
+        seed = batch_seed(cfg.seed, index)
+        theta = prior.sample(size, np.random.default_rng(seed))
+        tasks.append(Task(index, theta, seed))
+    for index, batch in runner.run(tasks, desc="prior simulations"):
+        run.bank.write(index, batch)
+    return run.bank.load(list(range(n_batches)))
+
+
+def run_npe(run: Run, runner: Runner) -> dict[str, Any]:
+    """Run (or continue) a Bayesian run end to end; returns the summary."""
+    start = time.perf_counter()
+    cfg, prior, features = run.config, run.usecase.prior, run.usecase.features
+    x_o = observed_features(run)
+
+    training = simulate_prior(run, runner, cfg.training_simulations)
+    posterior = _trained_posterior(run, training)
+
+    samples = posterior.sample(cfg.posterior_samples, x_o, seed=cfg.seed)
+    write_samples_csv(run.folder / "posterior_samples.csv", prior.names, samples[:SAVED_SAMPLES])
+    theta_map = posterior.map(x_o, seed=cfg.seed)
+
+    fit_index = math.ceil(cfg.training_simulations / cfg.batch_size)
+    if run.bank.has(fit_index):
+        candidates = run.bank.read(fit_index)
+    else:
+        theta_fit = _fit_candidates(posterior, samples, theta_map, x_o, cfg.n_fit_candidates)
+        candidates = runner.evaluate(theta_fit, batch_seed(cfg.seed, fit_index), desc="best-fit candidates")
+        run.bank.write(fit_index, candidates)
+    evaluations = EvalBatch.concat([training, candidates])
+    best_candidate = int(np.argmin(candidates.error))
+    best = len(training) + best_candidate
+
+    lo, hi = np.percentile(samples, [5, 95], axis=0)
+    truth = run.usecase.truth_vector if run.target.from_ground_truth else None
+    summary: dict[str, Any] = {
+        "method": "npe",
+        "usecase": run.usecase.name,
+        "target": run.target.source,
+        "simulations": len(evaluations),
+        "training_simulations": len(training),
+        "best_fit": prior.as_dict(evaluations.theta[best]),
+        "best_error": float(evaluations.error[best]),
+        "map": prior.as_dict(theta_map),
+        "map_error": float(candidates.error[0]),
+        "best_training_error": float(np.min(training.error)),
+        "posterior_mean": prior.as_dict(samples.mean(axis=0)),
+        "interval_90": {n: [float(a), float(b)] for n, a, b in zip(prior.names, lo, hi, strict=True)},
+        "training": posterior.info,
+        "x_o": dict(zip(features.names, map(float, x_o), strict=True)),
+    }
+    if truth is not None:
+        summary["truth"] = prior.as_dict(truth)
+        summary["truth_in_interval_90"] = {
+            n: bool(a <= t <= b) for n, a, b, t in zip(prior.names, lo, hi, truth, strict=True)
+        }
+    wall = time.perf_counter() - start
+    algorithm = {
+        "name": "NPE (sbi)",
+        "settings": {**run.config.to_json()["npe"], "fit_candidates": cfg.n_fit_candidates},
+    }
+    write_metadata(run, evaluations, best, algorithm, wall, {"resumed": run.resumed})
+    write_evaluations_csv(run, evaluations)
+    atomic_write_text(run.folder / "summary.json", json.dumps(summary, indent=1))
+    plot_best_fit(run, evaluations.theta[best], run.plots / "best_fit.png")
+    plot_convergence(
+        evaluations.error, run.plots / "convergence.png", "NPE (prior sims, then best-fit candidates)"
+    )
+    plot_pairplot(run, samples, run.plots / "pairplot.png")
+    summary["wall_time_s"] = wall
+    return summary
+
+
+def _trained_posterior(run: Run, training: EvalBatch) -> TrainedPosterior:
+    """Load the run's trained posterior, or train and save it."""
+    folder = run.folder / "posterior"
+    prior, features = run.usecase.prior, run.usecase.features
+    if (folder / "spec.json").exists():
+        return TrainedPosterior.load(folder, prior)
+    x = features.fill_undefined(training.x)
+    posterior = train_npe(
+        prior, training.theta, x, run.config.npe, seed=run.config.seed, progress=run.config.progress
+    )
+    posterior.save(folder)
+    return posterior
+
+
+def _fit_candidates(
+    posterior: TrainedPosterior, samples: np.ndarray, theta_map: np.ndarray, x_o: np.ndarray, n: int
+) -> np.ndarray:
+    """The MAP followed by the ``n - 1`` posterior samples of highest posterior density."""
+    log_p = posterior.log_prob(samples, x_o)
+    top = samples[np.argsort(-log_p)[: max(0, n - 1)]]
+    return np.vstack([theta_map[None, :], top])

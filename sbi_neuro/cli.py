@@ -1,0 +1,155 @@
+"""The ``sbi-neuro`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sbi_neuro.data import DataError
+from sbi_neuro.inference import NPESettings
+from sbi_neuro.runs import RunConfig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (DataError, ValueError, RuntimeError) as err:
+        print(f"sbi-neuro: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sbi-neuro",
+        description="Simulation-based inference and metaheuristic fitting of neuron models.",
+    )
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("usecases", help="list the use cases")
+    p.add_argument("--data-dir", help="benchmark data directory (default: $SBI_NEURO_DATA or ../shared/data)")
+    p.set_defaults(func=_cmd_usecases)
+
+    p = sub.add_parser("infer", help="Bayesian inference (NPE) and best fit on a use case")
+    _common(p)
+    p.add_argument("--simulations", type=int, default=5000, help="total simulation budget (default 5000)")
+    p.add_argument("--density-estimator", choices=["maf", "nsf"], default="maf")
+    p.add_argument(
+        "--fit-candidates", type=int, default=0, help="simulations for MAP + top samples (0: auto)"
+    )
+    p.add_argument("--posterior-samples", type=int, default=10_000)
+    p.set_defaults(func=_cmd_infer)
+
+    p = sub.add_parser("fit", help="fit a use case with a metaheuristic optimiser")
+    _common(p)
+    p.add_argument("--method", default="cmaes", choices=["cmaes"])
+    p.add_argument("--budget", type=int, default=5000, help="simulation budget (default 5000)")
+    p.add_argument("--popsize", type=int, default=100, help="population size (default 100, as Neuroptimus)")
+    p.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser("demo", help="end-to-end demo on UC1 with a simulated target (no data needed)")
+    p.add_argument("--out", default="runs/demo", help="report folder (default runs/demo)")
+    p.add_argument("--simulations", type=int, default=2000)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("usecase", help="use case name (see `sbi-neuro usecases`)")
+    p.add_argument("--out", required=True, help="run folder; re-running with the same folder continues")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument(
+        "--target",
+        default="default",
+        help="'data' (benchmark file), 'simulated' (from the ground truth) or a two-column "
+        "time (ms) / voltage (mV) file; default: the use case's",
+    )
+    p.add_argument("--data-dir", help="benchmark data directory (default: $SBI_NEURO_DATA or ../shared/data)")
+    p.add_argument("--record-dt", type=float, default=0.025, help="recording interval in ms (default 0.025)")
+    p.add_argument("--batch-size", type=int, default=100, help="simulations per bank file (default 100)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _config(args: argparse.Namespace, method: str, budget: int, **extra: Any) -> RunConfig:
+    return RunConfig(
+        usecase=args.usecase,
+        method=method,
+        budget=budget,
+        seed=args.seed,
+        target=args.target,
+        data_dir=args.data_dir,
+        workers=args.workers,
+        record_dt_ms=args.record_dt,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+        **extra,
+    )
+
+
+def _cmd_usecases(args: argparse.Namespace) -> int:
+    from usecases import BUILDERS, get_usecase
+
+    print(f"{'name':<10} {'params':>6}  {'target data':<45} title")
+    for name in sorted(BUILDERS):
+        uc = get_usecase(name)
+        data = ", ".join(uc.data_files) or "none"
+        print(f"{name:<10} {uc.prior.dim:>6}  {data:<45} {uc.title}")
+        print(f"{'':<10} {'':>6}  parameters: {', '.join(p.label for p in uc.prior.parameters)}")
+    return 0
+
+
+def _cmd_infer(args: argparse.Namespace) -> int:
+    cfg = _config(
+        args,
+        "npe",
+        args.simulations,
+        fit_candidates=args.fit_candidates,
+        posterior_samples=args.posterior_samples,
+        npe=NPESettings(density_estimator=args.density_estimator),
+    )
+    return _execute(cfg, Path(args.out))
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    cfg = _config(args, args.method, args.budget, population_size=args.popsize)
+    return _execute(cfg, Path(args.out))
+
+
+def _execute(cfg: RunConfig, out: Path) -> int:
+    from sbi_neuro.api import run
+
+    summary = run(cfg, out)
+    _print_summary(summary, out)
+    return 0
+
+
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    print(
+        f"\n{summary['method']} on {summary['usecase']}: {summary['simulations']} simulations, "
+        f"{summary['wall_time_s']:.1f} s"
+    )
+    print(f"best error {summary['best_error']:.4g} at " + json.dumps(summary["best_fit"]))
+    if "truth_in_interval_90" in summary:
+        print("truth inside the 90% interval: " + json.dumps(summary["truth_in_interval_90"]))
+    print(f"results in {out}/ (summary.json, metadata.json, plots/)")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from sbi_neuro.demo import run_demo
+
+    start = time.perf_counter()
+    report = run_demo(Path(args.out), args.simulations, args.workers, args.seed)
+    print(f"\ndemo finished in {time.perf_counter() - start:.0f} s; report: {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

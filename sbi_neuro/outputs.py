@@ -1,0 +1,170 @@
+"""What a finished run writes: metadata.json (Neuroptimus fields), CSV tables, plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sbi_neuro.bank import atomic_write_text
+from sbi_neuro.evaluation import EvalBatch
+from sbi_neuro.runs import Run
+from summaries import component_labels
+
+GENERATION = 100  # evaluations per "generation" in Neuroptimus statistics
+
+
+def convergence_statistics(errors: np.ndarray) -> list[dict[str, float]]:
+    """Per block of 100 evaluations: min, median, max, mean and best error so far."""
+    stats, best = [], np.inf
+    for g, start in enumerate(range(0, errors.size, GENERATION)):
+        block = errors[start : start + GENERATION]
+        best = min(best, float(block.min()))
+        stats.append(
+            {
+                "generation": g,
+                "evaluations": int(start + block.size),
+                "min": float(block.min()),
+                "median": float(np.median(block)),
+                "max": float(block.max()),
+                "mean": float(block.mean()),
+                "best_so_far": best,
+            }
+        )
+    return stats
+
+
+def convergence_score(errors: np.ndarray) -> float:
+    """Σ over generations of log10(best error so far): smaller converges faster."""
+    best = [s["best_so_far"] for s in convergence_statistics(errors)]
+    return float(np.sum(np.log10(np.maximum(best, 1e-300))))
+
+
+def write_metadata(
+    run: Run,
+    evaluations: EvalBatch,
+    best: int,
+    algorithm: dict[str, Any],
+    wall_time_s: float,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Neuroptimus-compatible ``metadata.json`` for the run; returns its content."""
+    prior, cost = run.usecase.prior, run.usecase.cost
+    comps = evaluations.components[best]
+    weights = cost.weight_vector
+    labels = component_labels(cost.names)
+    meta: dict[str, Any] = {
+        "opt_name": run.config.method,
+        "algorithm": algorithm,
+        "seed": run.config.seed,
+        "usecase": run.usecase.name,
+        "target": run.target.source,
+        "final_fitness": float(evaluations.error[best]),
+        "number_of_evaluations": len(evaluations),
+        "parameters": [
+            {"name": p.name, "unit": p.unit, "min_boundary": p.low, "max_boundary": p.high, "optimum": v}
+            for p, v in zip(prior.parameters, evaluations.theta[best].tolist(), strict=True)
+        ],
+        "error_function": [
+            {"name": lab, "value": float(c), "weight": float(w), "weighted_value": float(c * w)}
+            for lab, c, w in zip(labels, comps, weights, strict=True)
+        ],
+        "statistics": convergence_statistics(evaluations.error),
+        "convergence_score": convergence_score(evaluations.error),
+        "wall_time_s": wall_time_s,
+        "failed_simulations": int(np.sum(evaluations.status != 0)),
+    }
+    meta.update(extra or {})
+    atomic_write_text(run.folder / "metadata.json", json.dumps(meta, indent=1))
+    return meta
+
+
+def write_evaluations_csv(run: Run, evaluations: EvalBatch) -> None:
+    """Every evaluation in charge order: parameters, error, components, status."""
+    path = run.folder / "evaluations.csv"
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["evaluation", *run.usecase.prior.names, "error", *run.usecase.cost.names, "status"])
+        for i in range(len(evaluations)):
+            writer.writerow(
+                [
+                    i,
+                    *evaluations.theta[i],
+                    evaluations.error[i],
+                    *evaluations.components[i],
+                    evaluations.status[i],
+                ]
+            )
+    tmp.replace(path)
+
+
+def write_samples_csv(path: Path, names: list[str], samples: np.ndarray) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    np.savetxt(tmp, samples, delimiter=",", header=",".join(names), comments="", fmt="%.10g")
+    tmp.replace(path)
+
+
+# -- plots -------------------------------------------------------------------
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_best_fit(run: Run, theta: np.ndarray, path: Path) -> None:
+    """Target against the best-fit trace, one panel per sweep."""
+    plt = _pyplot()
+    result = run.usecase.simulator(theta[None, :], seed=run.config.seed)
+    n_sweeps = run.target.traces.shape[0]
+    fig, axes = plt.subplots(n_sweeps, 1, figsize=(9, 2.8 * n_sweeps), squeeze=False)
+    for s, ax in enumerate(axes[:, 0]):
+        ax.plot(run.target.t, run.target.traces[s], color="k", lw=1.2, label="target")
+        ax.plot(result.t, result.traces[0, s], color="tab:red", lw=0.9, alpha=0.8, label="best fit")
+        ax.set_ylabel("V (mV)")
+        ax.legend(loc="upper right", frameon=False)
+    axes[-1, 0].set_xlabel("time (ms)")
+    axes[0, 0].set_title(f"{run.usecase.name}: target vs best fit ({run.config.method})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_convergence(errors: np.ndarray, path: Path, label: str) -> None:
+    """Cumulative minimum error against evaluations."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(np.arange(1, errors.size + 1), np.minimum.accumulate(errors), label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("best error so far")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_pairplot(run: Run, samples: np.ndarray, path: Path) -> None:
+    """Posterior pairplot in inference space, truth marked when known."""
+    plt = _pyplot()
+    from sbi.analysis import pairplot
+
+    prior = run.usecase.prior
+    z = prior.to_z(samples)
+    labels = [f"log10 {p.name}" if p.scale == "log" else p.label for p in prior.parameters]
+    limits = list(zip(prior.to_z(prior.lows).ravel(), prior.to_z(prior.highs).ravel(), strict=True))
+    kwargs: dict[str, Any] = {"limits": limits, "labels": labels, "figsize": (2.2 * prior.dim + 1,) * 2}
+    truth = run.usecase.truth_vector
+    if truth is not None and run.target.from_ground_truth:
+        kwargs["points"] = prior.to_z(truth)
+    fig, _ = pairplot(z, **kwargs)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

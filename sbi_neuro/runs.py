@@ -1,0 +1,171 @@
+"""Run configuration and the run folder: what a run is, where its files go, how it resumes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sbi_neuro.bank import SimulationBank, atomic_write_text
+from sbi_neuro.evaluation import Evaluator
+from sbi_neuro.inference import NPESettings
+from usecases import Target, UseCase, get_usecase
+
+METHODS = ("npe", "cmaes")
+# Settings that change where or how fast a run goes, not what it computes.
+NOT_IDENTITY = ("workers", "data_dir", "progress")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's results (plus ``workers``, which does not).
+
+    Attributes:
+        usecase: use case name (``sbi-neuro usecases`` lists them).
+        method: ``npe`` (Bayesian) or an optimiser name (``cmaes``).
+        budget: total simulations charged to the run, training and best-fit included.
+        seed: master seed; every random choice derives from it.
+        target: ``data`` (the benchmark file), ``simulated`` (from the ground truth) or a file path.
+        data_dir: benchmark data directory (default: ``$SBI_NEURO_DATA`` or ``../shared/data``).
+        workers: local worker processes.
+        record_dt_ms: sampling interval of recorded traces.
+        batch_size: simulations per bank file (and per parallel task) for prior simulations.
+        population_size: optimiser population (Neuroptimus protocol: 100).
+        fit_candidates: simulations spent on the best fit of a Bayesian run (MAP + top
+            posterior samples); 0 means min(100, max(10, budget // 50)).
+        posterior_samples: posterior samples drawn at the target (≥ 1000 are saved).
+        npe: density estimator and training settings.
+    """
+
+    usecase: str
+    method: str
+    budget: int
+    seed: int = 1
+    target: str = "default"
+    data_dir: str | None = None
+    workers: int = 1
+    record_dt_ms: float = 0.025
+    batch_size: int = 100
+    population_size: int = 100
+    fit_candidates: int = 0
+    posterior_samples: int = 10_000
+    npe: NPESettings = field(default_factory=NPESettings)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        for name in ("budget", "workers", "batch_size", "population_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.fit_candidates < 0:
+            raise ValueError(f"fit_candidates must be >= 0, got {self.fit_candidates}")
+        if self.posterior_samples < 1000:
+            raise ValueError(f"posterior_samples must be >= 1000, got {self.posterior_samples}")
+        if self.record_dt_ms <= 0:
+            raise ValueError(f"record_dt_ms must be > 0, got {self.record_dt_ms}")
+        if self.method == "npe" and self.training_simulations < 100:
+            raise ValueError(
+                f"budget {self.budget} leaves {self.training_simulations} training simulations after "
+                f"{self.n_fit_candidates} best-fit simulations; NPE needs at least 100"
+            )
+        if self.method != "npe" and self.budget < self.population_size:
+            raise ValueError(
+                f"budget ({self.budget}) must be at least one generation (population_size "
+                f"{self.population_size})"
+            )
+
+    @property
+    def n_fit_candidates(self) -> int:
+        return self.fit_candidates or min(100, max(10, self.budget // 50))
+
+    @property
+    def training_simulations(self) -> int:
+        return self.budget - self.n_fit_candidates
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown configuration fields {unknown}; known: {sorted(known)}")
+        data = dict(data)
+        if isinstance(data.get("npe"), dict):
+            npe_known = {f.name for f in fields(NPESettings)}
+            bad = sorted(set(data["npe"]) - npe_known)
+            if bad:
+                raise ValueError(f"unknown npe settings {bad}; known: {sorted(npe_known)}")
+            data["npe"] = NPESettings(**data["npe"])
+        return cls(**data)
+
+
+@dataclass
+class Run:
+    """A run folder with its resolved use case, target and evaluator."""
+
+    config: RunConfig
+    folder: Path
+    usecase: UseCase
+    target: Target
+    evaluator: Evaluator
+    bank: SimulationBank
+    resumed: bool
+
+    @property
+    def plots(self) -> Path:
+        path = self.folder / "plots"
+        path.mkdir(exist_ok=True)
+        return path
+
+
+def open_run(config: RunConfig, folder: str | Path) -> Run:
+    """Create the run folder, or reopen it to continue if it holds the same run."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / "config.json"
+    resumed = config_path.exists()
+    if resumed:
+        _check_same_run(json.loads(config_path.read_text()), config, config_path)
+    usecase = get_usecase(config.usecase, record_dt_ms=config.record_dt_ms)
+    target_spec = usecase.default_target if config.target == "default" else config.target
+    target = usecase.load_target(target_spec, config.data_dir)
+    atomic_write_text(config_path, json.dumps(config.to_json(), indent=1))
+    evaluator = Evaluator(usecase.simulator, usecase.features, usecase.cost, target.traces)
+    columns = {
+        "theta": usecase.prior.names,
+        "x": usecase.features.names,
+        "components": list(usecase.cost.names),
+    }
+    bank = SimulationBank(folder / "bank", columns)
+    return Run(config, folder, usecase, target, evaluator, bank, resumed)
+
+
+def _check_same_run(stored: dict[str, Any], config: RunConfig, path: Path) -> None:
+    current = config.to_json()
+    changed = [
+        f"{k}: {stored.get(k)!r} → {current.get(k)!r}"
+        for k in sorted(set(stored) | set(current))
+        if k not in NOT_IDENTITY and stored.get(k) != current.get(k)
+    ]
+    if changed:
+        raise ValueError(
+            f"{path} belongs to a run with other settings ({'; '.join(changed)}). "
+            "Re-run with the same settings to continue it, or choose another --out folder."
+        )
+
+
+def observed_features(run: Run) -> np.ndarray:
+    """x_o: the target's features, with undefined ones filled as for training."""
+    features = run.usecase.features
+    raw = features(run.target.t, run.target.traces[None])[0]
+    x_o = features.fill_undefined(raw)
+    if not np.all(np.isfinite(x_o)):
+        bad = [n for n, v in zip(features.names, x_o, strict=True) if not np.isfinite(v)]
+        raise ValueError(f"target {run.target.source}: features {bad} are undefined for the target trace")
+    return x_o

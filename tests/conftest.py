@@ -1,0 +1,39 @@
+"""Shared fixtures. The benchmark data is read from ../shared/data (or $SBI_NEURO_DATA)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    from sbi_neuro.data import resolve_data_dir
+
+    return resolve_data_dir()
+
+
+@pytest.fixture(scope="session")
+def hh():  # type: ignore[no-untyped-def]
+    from usecases import get_usecase
+
+    return get_usecase("hh")
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the real ``sbi-neuro`` entry point in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "sbi_neuro.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )

@@ -1,0 +1,91 @@
+"""UC1 of the Neuroptimus suite: three conductances of a Hodgkin–Huxley soma.
+
+Model and protocol: Mohácsi et al. 2024 (shared/docs/USECASES.md, "UC1"). The
+surrogate target was made by this model with gnabar 0.12, gkbar 0.036,
+gl 0.0003 S/cm². Conductances span up to three decades, so the prior is
+log-uniform over the Neuroptimus bounds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from priors import Parameter, Prior
+from sbi_neuro.data import data_file, load_two_column_trace, resample
+from simulators import HHSomaNeuron
+from summaries import EfelFeatures, Feature, TraceCost
+from usecases.base import Target, UseCase
+
+NAME = "hh"
+DATA_FILE = "neuroptimus/uc1_hh/target_voltage.dat"
+GROUND_TRUTH = {"gnabar_hh": 0.12, "gkbar_hh": 0.036, "gl_hh": 0.0003}
+
+PRIOR = Prior(
+    [
+        Parameter("gnabar_hh", "S/cm2", 0.001, 1.0, "log", "maximal Na conductance"),
+        Parameter("gkbar_hh", "S/cm2", 0.001, 1.0, "log", "maximal K conductance"),
+        Parameter("gl_hh", "S/cm2", 1e-5, 1e-3, "log", "leak conductance"),
+    ]
+)
+
+STIM_START_MS, STIM_DUR_MS = 200.0, 500.0
+
+# Chosen to identify the three conductances: spiking (count, timing, regularity)
+# constrains gNa/gK, spike shape (amplitude, width, AHP) their ratio, and the
+# resting and steady-state voltages the leak. Fill values stand for "no spike".
+FEATURES = (
+    Feature("spike_count", "Spikecount_stimint", "1", "first", 0.0),
+    Feature("time_to_first_spike", "time_to_first_spike", "ms", "first", STIM_DUR_MS),
+    Feature("isi_mean", "ISI_values", "ms", "mean", STIM_DUR_MS),
+    Feature("isi_cv", "ISI_CV", "1", "first", 0.0),
+    Feature("ap_amplitude", "AP_amplitude", "mV", "mean", 0.0),
+    Feature("ap_half_width", "spike_half_width", "ms", "mean", 0.0),
+    Feature("ahp_depth_abs", "AHP_depth_abs", "mV", "mean", "steady_state_voltage"),
+    Feature("voltage_base", "voltage_base", "mV", "first", np.nan),
+    Feature("steady_state_voltage", "steady_state_voltage_stimend", "mV", "first", np.nan),
+)
+
+
+def build(record_dt_ms: float = 0.025) -> UseCase:
+    """UC1 with recording at ``record_dt_ms`` (a multiple of the 0.025 ms step)."""
+    simulator = HHSomaNeuron(record_dt_ms=record_dt_ms, stim_delay_ms=STIM_START_MS, stim_dur_ms=STIM_DUR_MS)
+    features = EfelFeatures(
+        features=FEATURES,
+        stim_start_ms=STIM_START_MS,
+        stim_end_ms=STIM_START_MS + STIM_DUR_MS,
+        settings={"Threshold": 0.0, "interp_step": 0.025},
+    )
+    cost = TraceCost(
+        weights={"mse_excl_spikes": 0.25, "spike_count": 0.25, "ap_amplitude": 0.25, "ap_width": 0.25},
+        threshold_mV=0.0,
+        spike_window_samples=round(1.0 / record_dt_ms),  # ±1 ms (40 samples at 40 kHz)
+        stim_start_ms=STIM_START_MS,
+        stim_end_ms=STIM_START_MS + STIM_DUR_MS,
+        dt_ms=record_dt_ms,
+    )
+
+    def load_target(spec: str, data_dir: str | Path | None = None) -> Target:
+        t = simulator.t
+        if spec == "simulated":
+            truth = np.array([[GROUND_TRUTH[n] for n in PRIOR.names]])
+            result = simulator(truth, seed=0)
+            return Target(t, result.traces[0], "simulated: UC1 ground truth", from_ground_truth=True)
+        path = data_file(DATA_FILE, data_dir) if spec == "data" else Path(spec)
+        trace = load_two_column_trace(path, "voltage", "mV")
+        return Target(t, resample(trace, t)[None, :], trace.source, from_ground_truth=spec == "data")
+
+    return UseCase(
+        name=NAME,
+        title="Hodgkin–Huxley soma, 3 conductances (Neuroptimus UC1, surrogate target)",
+        prior=PRIOR,
+        simulator=simulator,
+        features=features,
+        cost=cost,
+        load_target=load_target,
+        default_target="data",
+        ground_truth=GROUND_TRUTH,
+        data_files=(DATA_FILE,),
+        reference="Mohácsi et al. 2024 PLoS Comput Biol 20:e1012039, use case 1",
+    )
