@@ -54,7 +54,7 @@ class SimulationBank:
 
     def write(self, index: int, batch: EvalBatch) -> None:
         tmp = self.path(index).with_suffix(".tmp.npz")
-        np.savez(tmp, **batch.arrays())
+        np.savez(tmp, **batch.arrays())  # type: ignore[arg-type]
         os.replace(tmp, self.path(index))
 
     def read(self, index: int) -> EvalBatch:

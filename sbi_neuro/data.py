@@ -86,7 +86,7 @@ def load_two_column_trace(path: str | Path, quantity: str = "voltage", unit: str
     t, v = data[:, 0], data[:, 1]
     if np.any(np.diff(t) <= 0):
         raise DataError(f"target file {path}: the time column (ms) must increase strictly")
-    if quantity == "voltage" and unit == "mV" and np.ptp(v) > 0 and np.max(np.abs(v)) < 1.0:
+    if quantity == "voltage" and unit == "mV" and np.max(np.abs(v)) < 1.0:
         raise DataError(
             f"target file {path}: voltages lie within ±1, which looks like volts; the file must hold mV"
         )

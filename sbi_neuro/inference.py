@@ -158,7 +158,7 @@ def train_npe(
         max_num_epochs=settings.max_num_epochs,
     )
     summary = inference.summary
-    info = {
+    info: dict[str, object] = {
         "seed": seed,
         "training_simulations": int(valid.sum()),
         "dropped_invalid": int((~valid).sum()),

@@ -11,7 +11,7 @@ import contextlib
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -124,7 +124,7 @@ class EfelFeatures:
         return x[0] if single else x
 
     @contextlib.contextmanager
-    def _efel(self) -> Iterator[object]:
+    def _efel(self) -> Iterator[Any]:
         import efel
 
         efel.reset()

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up (if needed), then lint, type-check and run the fast test tier.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m slow` for the slow tier.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy sbi_neuro simulators priors summaries usecases
+.venv/bin/python -m pytest "$@"
