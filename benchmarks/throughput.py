@@ -13,11 +13,9 @@ import time
 
 import numpy as np
 
-os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
-
-from sbi_neuro.evaluation import Evaluator  # noqa: E402
-from sbi_neuro.runner import Runner, Task, batch_seed  # noqa: E402
-from usecases import get_usecase  # noqa: E402
+from sbi_neuro.evaluation import Evaluator
+from sbi_neuro.runner import Runner, Task, batch_seed
+from usecases import get_usecase
 
 NEUROPTIMUS_S_PER_EVAL = 0.46  # measured with Neuroptimus itself on this kind of machine (USECASES.md)
 

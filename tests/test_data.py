@@ -43,7 +43,7 @@ def test_target_must_cover_the_protocol(hh, tmp_path: Path) -> None:  # type: ig
     t = np.arange(0, 500, 0.025)
     path = tmp_path / "short.dat"
     np.savetxt(path, np.column_stack([t, np.full(t.size, -65.0)]))
-    with pytest.raises(DataError, match="covers 0–499.975 ms but the protocol needs 0–1000 ms"):
+    with pytest.raises(DataError, match=r"covers 0–499\.975 ms but the protocol needs 0–1000 ms"):
         hh.load_target(str(path))
 
 
@@ -81,6 +81,8 @@ def test_cli_reports_bad_targets_clearly(tmp_path: Path) -> None:
 
 
 def test_cli_missing_data_dir(tmp_path: Path) -> None:
-    out = run_cli("fit", "hh", "--data-dir", str(tmp_path / "nowhere"), "--budget", "100", "--out", str(tmp_path / "r"))
+    out = run_cli(
+        "fit", "hh", "--data-dir", str(tmp_path / "nowhere"), "--budget", "100", "--out", str(tmp_path / "r")
+    )
     assert out.returncode == 2
     assert "data directory not found" in out.stderr and "SBI_NEURO_DATA" in out.stderr

@@ -43,8 +43,17 @@ def test_npe_run_folder_holds_plain_data(npe_run: Path) -> None:
     assert rows[0] == list(TRUTH)
     assert len(rows) - 1 >= 1000
     meta = json.loads((npe_run / "metadata.json").read_text())
-    for key in ("opt_name", "seed", "final_fitness", "number_of_evaluations", "parameters",
-                "error_function", "algorithm", "statistics", "wall_time_s"):
+    for key in (
+        "opt_name",
+        "seed",
+        "final_fitness",
+        "number_of_evaluations",
+        "parameters",
+        "error_function",
+        "algorithm",
+        "statistics",
+        "wall_time_s",
+    ):
         assert key in meta
     assert meta["number_of_evaluations"] == 1200 and len(meta["statistics"]) == 12
     assert [p["name"] for p in meta["parameters"]] == list(TRUTH)
@@ -62,7 +71,9 @@ def test_npe_run_folder_holds_plain_data(npe_run: Path) -> None:
 
 def test_rerunning_a_finished_run_reuses_everything(npe_run: Path) -> None:
     before = {p.name: p.stat().st_mtime_ns for p in (npe_run / "bank").iterdir()}
-    result = run_cli("infer", "hh", "--simulations", "1200", "--workers", "1", "--seed", "1", "--out", str(npe_run))
+    result = run_cli(
+        "infer", "hh", "--simulations", "1200", "--workers", "1", "--seed", "1", "--out", str(npe_run)
+    )
     assert result.returncode == 0, result.stderr
     after = {p.name: p.stat().st_mtime_ns for p in (npe_run / "bank").iterdir()}
     assert before == after
@@ -87,7 +98,9 @@ def test_cmaes_lowers_the_error(tmp_path: Path) -> None:
 def test_same_seed_same_result_whatever_the_worker_count(tmp_path: Path) -> None:
     for workers in ("1", "2"):
         out = tmp_path / f"w{workers}"
-        result = run_cli("fit", "hh", "--budget", "200", "--popsize", "50", "--workers", workers, "--out", str(out))
+        result = run_cli(
+            "fit", "hh", "--budget", "200", "--popsize", "50", "--workers", workers, "--out", str(out)
+        )
         assert result.returncode == 0, result.stderr
     a = (tmp_path / "w1" / "evaluations.csv").read_text()
     b = (tmp_path / "w2" / "evaluations.csv").read_text()
@@ -96,11 +109,27 @@ def test_same_seed_same_result_whatever_the_worker_count(tmp_path: Path) -> None
 
 def test_killed_run_resumes_without_lost_or_duplicated_simulations(hh, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "killed"
-    args = ["infer", "hh", "--target", "simulated", "--simulations", "600", "--batch-size", "20",
-            "--workers", "2", "--out", str(out), "--quiet"]
+    args = [
+        "infer",
+        "hh",
+        "--target",
+        "simulated",
+        "--simulations",
+        "600",
+        "--batch-size",
+        "20",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     proc = subprocess.Popen(
         [sys.executable, "-m", "sbi_neuro.cli", *args],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     bank_dir = out / "bank"
     deadline = time.time() + 300
@@ -125,7 +154,10 @@ def test_killed_run_resumes_without_lost_or_duplicated_simulations(hh, tmp_path:
     assert len(data) == training
     assert len(np.unique(data.theta, axis=0)) == training
     expected = np.vstack(
-        [hh.prior.sample(min(20, training - 20 * i), np.random.default_rng(batch_seed(1, i))) for i in range(30)]
+        [
+            hh.prior.sample(min(20, training - 20 * i), np.random.default_rng(batch_seed(1, i)))
+            for i in range(30)
+        ]
     )
     np.testing.assert_array_equal(data.theta, expected)
     for name, mtime in survivors.items():  # finished batches were kept, not redone

@@ -11,7 +11,9 @@ from sbi_neuro.inference import NPESettings, TrainedPosterior, train_npe
 def linear_gaussian(n: int, rng: np.random.Generator, prior: Prior) -> tuple[np.ndarray, np.ndarray]:
     theta = prior.sample(n, rng)
     z = prior.to_z(theta)
-    x = np.column_stack([z[:, 0] + 0.05 * rng.normal(size=n), z[:, 1] + 0.05 * rng.normal(size=n), np.ones(n)])
+    x = np.column_stack(
+        [z[:, 0] + 0.05 * rng.normal(size=n), z[:, 1] + 0.05 * rng.normal(size=n), np.ones(n)]
+    )
     return theta, x
 
 
