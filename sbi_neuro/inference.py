@@ -7,6 +7,8 @@ caller is in physical units. The MAP is the mode in that space.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -83,7 +85,9 @@ class TrainedPosterior:
         """Maximum a posteriori estimate (gradient ascent from the best of many samples)."""
         torch.manual_seed(seed)
         self.posterior.set_default_x(self._x(x_o))
-        z = self.posterior.map(num_iter=num_iter, num_init_samples=1000, show_progress_bars=False)
+        # map() draws its starting points with sbi's own progress bar: keep it off the terminal.
+        with contextlib.redirect_stderr(io.StringIO()):
+            z = self.posterior.map(num_iter=num_iter, num_init_samples=1000, show_progress_bars=False)
         return self.prior.from_z(z.detach().numpy().astype(float).reshape(1, -1))[0]
 
     # -- persistence: a state dict plus a JSON spec, no pickled objects ----------

@@ -120,19 +120,26 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def plot_best_fit(run: Run, theta: np.ndarray, path: Path) -> None:
-    """Target against the best-fit trace, one panel per sweep."""
+def plot_best_fit(run: Run, theta: np.ndarray, path: Path, zoom_ms: float = 60.0) -> None:
+    """Target against the best-fit trace: whole sweep, and a zoom on the stimulus onset."""
     plt = _pyplot()
     result = run.usecase.simulator(theta[None, :], seed=run.config.seed)
     n_sweeps = run.target.traces.shape[0]
-    fig, axes = plt.subplots(n_sweeps, 1, figsize=(9, 2.8 * n_sweeps), squeeze=False)
-    for s, ax in enumerate(axes[:, 0]):
-        ax.plot(run.target.t, run.target.traces[s], color="k", lw=1.2, label="target")
-        ax.plot(result.t, result.traces[0, s], color="tab:red", lw=0.9, alpha=0.8, label="best fit")
-        ax.set_ylabel("V (mV)")
-        ax.legend(loc="upper right", frameon=False)
+    fig, axes = plt.subplots(
+        n_sweeps, 2, figsize=(12, 2.8 * n_sweeps), squeeze=False, gridspec_kw={"width_ratios": [3, 1]}
+    )
+    onset = run.usecase.cost.stim_start_ms
+    for s in range(n_sweeps):
+        for ax in axes[s]:
+            ax.plot(run.target.t, run.target.traces[s], color="k", lw=1.2, label="target")
+            ax.plot(result.t, result.traces[0, s], color="tab:red", lw=0.9, alpha=0.8, label="best fit")
+        axes[s, 0].set_ylabel("V (mV)")
+        axes[s, 1].set_xlim(onset - 0.1 * zoom_ms, onset + zoom_ms)
+    axes[0, 0].legend(loc="upper right", frameon=False)
     axes[-1, 0].set_xlabel("time (ms)")
-    axes[0, 0].set_title(f"{run.usecase.name}: target vs best fit ({run.config.method})")
+    axes[-1, 1].set_xlabel("time (ms), stimulus onset")
+    error = run.usecase.cost.components(result.traces[0], run.target.traces) @ run.usecase.cost.weight_vector
+    axes[0, 0].set_title(f"{run.usecase.name}: target vs best fit ({run.config.method}), error {error:.3g}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
