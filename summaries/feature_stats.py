@@ -1,0 +1,350 @@
+"""Feature-statistics targets (UC6): eFEL features of model traces against experimental means and SDs.
+
+The target file (shared/data/neuroptimus/uc6_ca1_detailed/target_features.json, the
+Neuroptimus file ``opt_data_JMakara_OUR_features_selected_stim.json``) holds
+``stimuli`` {delay, duration, amplitudes} and ``features`` {name: {weight,
+"stimAmp_<amp>": {Mean, Std}}}: 20 eFEL feature types, each at some of the 6
+amplitudes, 66 (feature, amplitude) targets in all. Only the file's pairs are used.
+
+The cost reproduces Neuroptimus' ``fF.FFun_for_Features`` (KaliLab/neuroptimus,
+neuroptimus/fitnessFunctions.py):
+
+- eFEL runs on each sweep with its defaults except ``Threshold`` (0 mV, the
+  settings' ``spike_thres``), with stim_start = delay and stim_end = delay + duration;
+- a per-spike array becomes one number: the mean of the array, except for
+  AP_rise_time, AP_amplitude, AP_duration_half_width, AP_begin_voltage and
+  AP_rise_rate, whose first spike is skipped when there is more than one; a
+  one-element array gives its element;
+- error of a pair = |model − mean| / std, or 250 when the model does not produce the
+  feature;
+- the errors of a feature type are summed over amplitudes (20 components) and the total
+  is Σ weight × component; the Neuroptimus settings give every feature weight 0.05.
+
+Two choices differ from a literal reading of Neuroptimus, both documented on the
+class: inverse-ISI features of traces with too few spikes are 0 (``legacy_zero_inverse``)
+and non-finite eFEL values count as missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sbi_neuro.data import DataError
+from summaries.costs import FAILED_ERROR
+
+MISSING_ERROR = 250.0  # Neuroptimus: a feature the model does not produce
+# Neuroptimus skips the first spike of these per-spike features when there are several.
+SKIP_FIRST_SPIKE = frozenset(
+    {"AP_rise_time", "AP_amplitude", "AP_duration_half_width", "AP_begin_voltage", "AP_rise_rate"}
+)
+# Older eFEL returned 0 for these when there were too few spikes (BlueBrain/eFEL issue #243);
+# after issue #281 (2023) it returns nothing (eFEL 5.7 here). The target file encodes the old behaviour
+# (0 ± 0.001 at 0.05 nA, where the recorded cells did not fire).
+LEGACY_ZERO_FEATURES = frozenset(
+    {
+        "inv_first_ISI",
+        "inv_second_ISI",
+        "inv_third_ISI",
+        "inv_fourth_ISI",
+        "inv_fifth_ISI",
+        "inv_last_ISI",
+        "inv_time_to_first_spike",
+    }
+)
+_AMP_PREFIX = "stimAmp_"
+
+
+@dataclass(frozen=True)
+class FeatureTarget:
+    """One (feature, amplitude) target: experimental mean and SD, and which sweep it belongs to."""
+
+    feature: str
+    amplitude_nA: float
+    sweep: int
+    mean: float
+    std: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.feature}@{self.amplitude_nA:g}nA"
+
+
+@dataclass(frozen=True)
+class FeatureStatistics:
+    """eFEL feature targets with means and SDs, and the Neuroptimus feature cost.
+
+    Build with ``FeatureStatistics.load(path)``. Traces passed to the methods have shape
+    ``(n, n_sweeps, T)`` with one sweep per amplitude, in the file's amplitude order.
+
+    Attributes:
+        source: the target file.
+        amplitudes_nA: stimulus amplitudes, one per sweep.
+        stim_start_ms, stim_end_ms: stimulus window given to eFEL.
+        feature_types: the 20 feature names, in file order (the cost components).
+        targets: the (feature, amplitude) pairs of the file, grouped by feature type.
+        file_weights: the ``weight`` field of each feature type in the file.
+        weights: weights of the cost components (see ``load``).
+        settings: eFEL settings applied for each call (eFEL defaults otherwise).
+        legacy_zero_inverse: inverse-ISI features (``LEGACY_ZERO_FEATURES``) of traces with
+            too few spikes are 0, as older eFEL computed them and as the target file
+            assumes; False follows the installed eFEL (no value, so 250).
+        missing_error: error of a feature the model does not produce.
+    """
+
+    source: str
+    amplitudes_nA: tuple[float, ...]
+    stim_start_ms: float
+    stim_end_ms: float
+    feature_types: tuple[str, ...]
+    targets: tuple[FeatureTarget, ...]
+    file_weights: tuple[float, ...]
+    weights: tuple[float, ...]
+    settings: Mapping[str, float | int | str] = field(default_factory=lambda: {"Threshold": 0.0})
+    legacy_zero_inverse: bool = True
+    missing_error: float = MISSING_ERROR
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(self.feature_types) or len(self.file_weights) != len(self.feature_types):
+            raise ValueError("weights and file_weights need one value per feature type")
+        unknown = {t.feature for t in self.targets} - set(self.feature_types)
+        if unknown:
+            raise ValueError(f"targets refer to unknown feature types {sorted(unknown)}")
+        if any(t.sweep >= len(self.amplitudes_nA) for t in self.targets):
+            raise ValueError("a target refers to a sweep beyond amplitudes_nA")
+        if not self.missing_error > 0:
+            raise ValueError(f"missing_error must be > 0, got {self.missing_error}")
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        weights: str | Mapping[str, float] = "neuroptimus",
+        threshold_mV: float = 0.0,
+        legacy_zero_inverse: bool = True,
+    ) -> FeatureStatistics:
+        """Read a target file; DataError names the file and the problem.
+
+        Args:
+            weights: ``neuroptimus`` (default): the file's weights normalised to sum 1,
+                which gives the 0.05 per feature of the Neuroptimus settings; ``file``: the
+                file's ``weight`` fields as they are (1 each); or ``{feature: weight}`` for
+                all 20 feature types.
+            threshold_mV: eFEL spike threshold (Neuroptimus ``spike_thres``).
+            legacy_zero_inverse: see the class docstring.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"feature target file {path} does not exist")
+        try:
+            data = json.loads(path.read_text())
+            stim = data["stimuli"]
+            amplitudes = tuple(float(a) for a in stim["amplitudes"])
+            delay, duration = float(stim["delay"]), float(stim["duration"])
+            raw_features = data["features"]
+            if not isinstance(raw_features, dict) or not raw_features:
+                raise ValueError("'features' must be a non-empty object")
+            types, file_weights, targets = _parse_features(raw_features, amplitudes)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            raise DataError(
+                f"feature target file {path} is not a valid feature-statistics JSON: {err!r}"
+            ) from None
+        if duration <= 0 or not amplitudes:
+            raise DataError(f"feature target file {path}: stimuli need a positive duration and amplitudes")
+        if isinstance(weights, str):
+            if weights == "neuroptimus":
+                total = sum(file_weights)
+                if total <= 0:
+                    raise DataError(f"feature target file {path}: feature weights sum to {total}")
+                used = tuple(w / total for w in file_weights)
+            elif weights == "file":
+                used = file_weights
+            else:
+                raise ValueError(f"weights must be 'neuroptimus', 'file' or a mapping, got {weights!r}")
+        else:
+            missing = sorted(set(types) - set(weights))
+            if missing:
+                raise ValueError(f"weights mapping lacks feature types {missing}")
+            used = tuple(float(weights[t]) for t in types)
+        return cls(
+            source=str(path),
+            amplitudes_nA=amplitudes,
+            stim_start_ms=delay,
+            stim_end_ms=delay + duration,
+            feature_types=types,
+            targets=targets,
+            file_weights=file_weights,
+            weights=used,
+            settings={"Threshold": float(threshold_mV)},
+            legacy_zero_inverse=legacy_zero_inverse,
+        )
+
+    @property
+    def names(self) -> list[str]:
+        """One name per target, ``feature@amplitude``, for example ``Spikecount@0.25nA``."""
+        return [t.name for t in self.targets]
+
+    @property
+    def means(self) -> np.ndarray:
+        return np.array([t.mean for t in self.targets])
+
+    @property
+    def stds(self) -> np.ndarray:
+        return np.array([t.std for t in self.targets])
+
+    @property
+    def weight_vector(self) -> np.ndarray:
+        """Weights of the 20 components, in ``feature_types`` order."""
+        return np.array(self.weights)
+
+    def values(self, t: np.ndarray, traces: np.ndarray) -> np.ndarray:
+        """Model values ``(n, n_targets)`` of traces ``(n, n_sweeps, T)``; NaN where not produced.
+
+        Rows whose traces are not finite (failed simulations) are all NaN.
+        """
+        t = np.asarray(t, dtype=float)
+        traces = np.asarray(traces, dtype=float)
+        if traces.ndim == 2:
+            traces = traces[None]
+        if traces.ndim != 3 or traces.shape[1] != len(self.amplitudes_nA) or traces.shape[2] != t.size:
+            raise ValueError(
+                f"traces must have shape (n, {len(self.amplitudes_nA)}, {t.size}) "
+                f"(one sweep per amplitude {self.amplitudes_nA}), got {traces.shape}"
+            )
+        out = np.full((traces.shape[0], len(self.targets)), np.nan)
+        by_sweep: dict[int, list[int]] = {}
+        for j, target in enumerate(self.targets):
+            by_sweep.setdefault(target.sweep, []).append(j)
+        with self._efel() as efel:
+            for i in range(traces.shape[0]):
+                if not np.all(np.isfinite(traces[i])):
+                    continue
+                for sweep, columns in by_sweep.items():
+                    names = sorted({self.targets[j].feature for j in columns})
+                    trace = {
+                        "T": t,
+                        "V": traces[i, sweep],
+                        "stim_start": [self.stim_start_ms],
+                        "stim_end": [self.stim_end_ms],
+                    }
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        result = efel.get_feature_values([trace], names, raise_warnings=False)[0]
+                    for j in columns:
+                        feature = self.targets[j].feature
+                        out[i, j] = self._reduce(feature, result.get(feature))
+        return out
+
+    def pair_errors(self, values: np.ndarray) -> np.ndarray:
+        """|value − mean| / std per target; ``missing_error`` where the value is NaN."""
+        values = np.atleast_2d(np.asarray(values, dtype=float))
+        z = np.abs(values - self.means) / self.stds
+        return np.where(np.isnan(values), self.missing_error, z)
+
+    def components(self, values: np.ndarray) -> np.ndarray:
+        """Unweighted errors summed over amplitudes per feature type: ``(n, 20)``."""
+        errors = self.pair_errors(values)
+        index = {name: k for k, name in enumerate(self.feature_types)}
+        comps = np.zeros((errors.shape[0], len(self.feature_types)))
+        for j, target in enumerate(self.targets):
+            comps[:, index[target.feature]] += errors[:, j]
+        return comps
+
+    def cost(self, values: np.ndarray) -> np.ndarray:
+        """Weighted total per row: Σ weight × component."""
+        return self.components(values) @ self.weight_vector
+
+    def batch(self, t: np.ndarray, traces: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Components ``(n, 20)`` (NaN for failed rows) and totals ``(n,)`` (``FAILED_ERROR`` for failed)."""
+        ok = np.asarray(ok, dtype=bool)
+        comps = np.full((len(ok), len(self.feature_types)), np.nan)
+        totals = np.full(len(ok), FAILED_ERROR)
+        if ok.any():
+            values = self.values(t, np.asarray(traces)[ok])
+            comps[ok] = self.components(values)
+            totals[ok] = comps[ok] @ self.weight_vector
+        return comps, totals
+
+    def within_sd(self, values: np.ndarray, k: float) -> np.ndarray:
+        """Number of targets per row whose value lies within ``k`` SDs of the mean (missing: not within)."""
+        values = np.atleast_2d(np.asarray(values, dtype=float))
+        z = np.abs(values - self.means) / self.stds
+        return np.sum(np.where(np.isnan(values), False, z <= k), axis=1)
+
+    def _reduce(self, feature: str, value: Any) -> float:
+        """Neuroptimus' reduction of an eFEL result to one number; NaN when absent or not finite."""
+        arr = np.asarray([] if value is None else value, dtype=float).ravel()
+        if arr.size == 0:
+            return 0.0 if self.legacy_zero_inverse and feature in LEGACY_ZERO_FEATURES else math.nan
+        if arr.size > 1:
+            result = float(np.mean(arr[1:] if feature in SKIP_FIRST_SPIKE else arr))
+        else:
+            result = float(arr[0])
+        return result if math.isfinite(result) else math.nan
+
+    @contextlib.contextmanager
+    def _efel(self) -> Iterator[Any]:
+        """eFEL with this object's settings; eFEL's defaults are restored afterwards."""
+        import efel
+
+        efel.reset()
+        try:
+            for key, value in self.settings.items():
+                efel.set_setting(key, value)
+            yield efel
+        finally:
+            efel.reset()
+
+
+def _parse_features(
+    raw: Mapping[str, Any], amplitudes: tuple[float, ...]
+) -> tuple[tuple[str, ...], tuple[float, ...], tuple[FeatureTarget, ...]]:
+    """Feature types, their weights and the targets, validated; ValueError says what is wrong."""
+    types: list[str] = []
+    weights: list[float] = []
+    targets: list[FeatureTarget] = []
+    for name, entry in raw.items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"feature {name!r} must be an object")
+        weight = float(entry.get("weight", 1.0))
+        if not (math.isfinite(weight) and weight >= 0):
+            raise ValueError(f"feature {name!r}: weight must be a number >= 0, got {entry.get('weight')!r}")
+        pairs = []
+        for key, stats in entry.items():
+            if key == "weight":
+                continue
+            if not key.startswith(_AMP_PREFIX):
+                raise ValueError(f"feature {name!r}: unexpected key {key!r} (expected 'stimAmp_<amplitude>')")
+            amp = float(key[len(_AMP_PREFIX) :])
+            sweep = next((k for k, a in enumerate(amplitudes) if math.isclose(a, amp, abs_tol=1e-9)), None)
+            if sweep is None:
+                raise ValueError(f"feature {name!r}: amplitude {amp} is not among the stimuli {amplitudes}")
+            mean, std = float(stats["Mean"]), float(stats["Std"])
+            if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+                raise ValueError(f"feature {name!r} at {amp} nA: need a finite Mean and a Std > 0")
+            pairs.append(FeatureTarget(name, amplitudes[sweep], sweep, mean, std))
+        if not pairs:
+            raise ValueError(f"feature {name!r} has no amplitude entries")
+        types.append(name)
+        weights.append(weight)
+        targets.extend(sorted(pairs, key=lambda p: p.sweep))
+    return tuple(types), tuple(weights), tuple(targets)
+
+
+__all__ = [
+    "FAILED_ERROR",
+    "LEGACY_ZERO_FEATURES",
+    "MISSING_ERROR",
+    "SKIP_FIRST_SPIKE",
+    "FeatureStatistics",
+    "FeatureTarget",
+]
