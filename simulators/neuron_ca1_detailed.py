@@ -43,6 +43,7 @@ from typing import Any, Literal
 import numpy as np
 
 from simulators.base import STATUS_FAILED, STATUS_OK, SimulationResult
+from simulators.neuron_models import live_model
 
 MORPHOLOGY_FILE = "neuroptimus/uc6_ca1_detailed/morphology.geometry.json"
 
@@ -125,11 +126,6 @@ def dendritic_densities(
         "ca1_ka_prox": np.where(proximal, ka_linear, 0.0),
         "ca1_ka_dist": np.where(proximal, 0.0, ka_dist),
     }
-
-
-# The one live model of this process, built on first use (NEURON objects never
-# cross processes). Only one is kept: psolve advances every section in the process.
-_MODELS: dict[Any, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -258,10 +254,7 @@ class CA1DetailedNeuron:
         return data_file(MORPHOLOGY_FILE)
 
     def _model(self) -> _CA1Model:
-        if self not in _MODELS:
-            _MODELS.clear()
-            _MODELS[self] = _CA1Model(self)
-        return _MODELS[self]
+        return live_model(self, _CA1Model)
 
 
 def _is_multiple(value: float, step: float) -> bool:

@@ -9,15 +9,11 @@ interpreted ``h.run()``, which is about 4× slower (shared/docs/SBI_NOTES.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from simulators.base import STATUS_FAILED, STATUS_OK, SimulationResult
-
-# The one live model of this process, built on first use (NEURON objects never
-# cross processes). Only one is kept: psolve advances every section in the process.
-_MODELS: dict[Any, Any] = {}
+from simulators.neuron_models import live_model
 
 
 @dataclass(frozen=True)
@@ -82,10 +78,7 @@ class HHSomaNeuron:
         return SimulationResult(t=t, traces=traces, status=status, messages=messages)
 
     def _model(self) -> _HHModel:
-        if self not in _MODELS:
-            _MODELS.clear()
-            _MODELS[self] = _HHModel(self)
-        return _MODELS[self]
+        return live_model(self, _HHModel)
 
 
 class _HHModel:

@@ -29,11 +29,7 @@ import numpy as np
 
 from sbi_neuro.data import DataError, data_file
 from simulators.base import STATUS_FAILED, STATUS_OK, SimulationResult
-from simulators.neuron_vclamp import _release_neuron_models
-
-# The one live model of this process, built on first use (NEURON objects never
-# cross processes). Only one is kept: psolve advances every section in the process.
-_MODELS: dict[Any, Any] = {}
+from simulators.neuron_models import live_model
 
 DISCRETISATIONS = ("file", "d_lambda")
 UC3_FOLDER = "neuroptimus/uc3_ca1_passive"
@@ -167,10 +163,7 @@ class PassiveMorphologyNeuron:
         return SimulationResult(t=t, traces=traces, status=status, messages=messages)
 
     def _model(self) -> _PassiveModel:
-        if self not in _MODELS:
-            _release_neuron_models()
-            _MODELS[self] = _PassiveModel(self)
-        return _MODELS[self]
+        return live_model(self, _PassiveModel)
 
 
 def load_stimulus(path: str | Path) -> np.ndarray:

@@ -24,25 +24,12 @@ depends on tau_decay only. With ``tau_order="fail"`` they are failed rows.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from simulators.base import STATUS_FAILED, STATUS_OK, SimulationResult
-
-# The one live model of this process, built on first use (NEURON objects never
-# cross processes). Only one is kept: psolve advances every section in the process.
-_MODELS: dict[Any, Any] = {}
-
-# NEURON simulators whose live models are dropped before this one builds its own.
-_NEURON_MODULES = (
-    "simulators.neuron_hh",
-    "simulators.neuron_vclamp",
-    "simulators.neuron_passive",
-    "simulators.neuron_ca1_detailed",
-)
+from simulators.neuron_models import live_model
 
 TAU_ORDERS = ("adjust", "fail")
 
@@ -165,23 +152,7 @@ class VClampSynapseNeuron:
         return ""
 
     def _model(self) -> _VClampModel:
-        if self not in _MODELS:
-            _release_neuron_models()
-            _MODELS[self] = _VClampModel(self)
-        return _MODELS[self]
-
-
-def _release_neuron_models() -> None:
-    """Drop every live NEURON model of this process (psolve would advance them all)."""
-    for name in _NEURON_MODULES:
-        models = getattr(sys.modules.get(name), "_MODELS", None)
-        if models is None:
-            continue
-        for model in models.values():
-            close = getattr(model, "close", None)
-            if close is not None:
-                close()
-        models.clear()
+        return live_model(self, _VClampModel)
 
 
 class _VClampModel:

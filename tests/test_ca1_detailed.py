@@ -55,9 +55,9 @@ def _middle() -> np.ndarray:
 def _release_model():  # type: ignore[no-untyped-def]
     """Drop the CA1 cell afterwards: psolve would otherwise integrate it in later tests too."""
     yield
-    from simulators import neuron_ca1_detailed
+    from simulators.neuron_models import release_models
 
-    neuron_ca1_detailed._MODELS.clear()
+    release_models()
 
 
 @pytest.fixture(scope="module")

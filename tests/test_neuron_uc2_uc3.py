@@ -11,8 +11,9 @@ import pytest
 
 from sbi_neuro.data import DataError, load_two_column_trace
 from simulators.base import STATUS_FAILED, STATUS_OK
+from simulators.neuron_models import current_model, release_models
 from simulators.neuron_passive import PassiveMorphologyNeuron
-from simulators.neuron_vclamp import VClampSynapseNeuron, _release_neuron_models
+from simulators.neuron_vclamp import VClampSynapseNeuron
 
 UC2 = "neuroptimus/uc2_vclamp"
 UC3 = "neuroptimus/uc3_ca1_passive"
@@ -25,7 +26,7 @@ UC3_FITTED = [7.7398, 142.069, 3.8583e-4]  # best of a short Nelder–Mead searc
 def _release_models() -> Iterator[None]:
     """Leave no cell of this module alive for the next tests (psolve would advance it)."""
     yield
-    _release_neuron_models()
+    release_models()
 
 
 def nmse(target: np.ndarray, model: np.ndarray) -> float:
@@ -119,7 +120,7 @@ def test_uc3_areas_of_the_geometry_json_and_the_swc(data_dir: Path) -> None:
     from simulators.morphology import instantiate, load_geometry_json, total_area_um2
     from simulators.swc import delete_swc_cell, load_swc
 
-    _release_neuron_models()
+    release_models()
     sections = instantiate(load_geometry_json(data_dir / UC3 / "morphology.geometry.json"), prefix="area_")
     json_area = total_area_um2(sections)
     del sections  # Python-owned sections go with their last reference
@@ -163,7 +164,7 @@ def test_import3d_rejection_is_a_data_error_and_leaves_no_sections(
 
     from simulators import swc
 
-    _release_neuron_models()
+    release_models()
     path = tmp_path / "unordered.swc"
     path.write_text("1 1 0 0 0 5 -1\n2 3 10 0 0 1 3\n3 3 20 0 0 1 1\n")  # Import3d needs parent < id
     monkeypatch.setattr(swc, "read_swc", lambda _path: None)  # let the file reach Import3d
@@ -214,12 +215,11 @@ def test_uc3_response_to_the_stimulus(data_dir: Path) -> None:
 
 
 def test_uc3_d_lambda_is_applied_per_parameter_set(data_dir: Path) -> None:
-    from simulators import neuron_passive
 
     sim = PassiveMorphologyNeuron.from_data_dir(data_dir, discretisation="d_lambda")
     other = [2.0, 200.0, 1e-4]
     first = sim(np.array([UC3_REFERENCE]))
-    n_reference = neuron_passive._MODELS[sim].n_segments
+    n_reference = current_model().n_segments
     result = sim(np.array([other, UC3_REFERENCE]))  # nseg changes twice between runs
     assert n_reference == 584  # d_lambda 0.1 at 100 Hz for Ra 100, cm 1 (144 with the file's nseg)
     np.testing.assert_array_equal(result.status, STATUS_OK)
