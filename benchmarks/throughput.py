@@ -28,7 +28,7 @@ def main() -> None:
 
     uc = get_usecase("hh")
     target = uc.load_target("simulated", None)
-    evaluator = Evaluator(uc.simulator, uc.features, uc.cost, target.traces)
+    evaluator = Evaluator(uc.simulator, uc.features, uc.cost, target)
     theta = uc.prior.sample(args.n, np.random.default_rng(0))
 
     rows: list[tuple[str, float]] = []
@@ -39,10 +39,10 @@ def main() -> None:
     rows.append(("plain NEURON simulation (psolve), 1 process", 1.0 / sim_s))
 
     start = time.perf_counter()
-    uc.features(result.t, result.traces)
+    x = uc.features(result.t, result.traces)
     feat_s = (time.perf_counter() - start) / 100
     start = time.perf_counter()
-    uc.cost.batch(result.traces, target.traces, result.status == 0)
+    uc.cost.batch(result.t, result.traces, x, target, result.status == 0)
     cost_s = (time.perf_counter() - start) / 100
 
     for workers in (1, 2):

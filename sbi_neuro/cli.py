@@ -73,7 +73,15 @@ def _common(p: argparse.ArgumentParser) -> None:
         "time (ms) / voltage (mV) file; default: the use case's",
     )
     p.add_argument("--data-dir", help="benchmark data directory (default: $SBI_NEURO_DATA or ../shared/data)")
-    p.add_argument("--record-dt", type=float, default=0.025, help="recording interval in ms (default 0.025)")
+    p.add_argument("--record-dt", type=float, help="recording interval in ms (default: the use case's)")
+    p.add_argument("--cell", help="hh_allen: Allen specimen id, or 'synthetic' (default)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a use-case option, for example --set morphology=cell.swc (see `sbi-neuro usecases`)",
+    )
     p.add_argument("--batch-size", type=int, default=100, help="simulations per bank file (default 100)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -88,21 +96,47 @@ def _config(args: argparse.Namespace, method: str, budget: int, **extra: Any) ->
         data_dir=args.data_dir,
         workers=args.workers,
         record_dt_ms=args.record_dt,
+        options=_options(args),
         batch_size=args.batch_size,
         progress=not args.quiet,
         **extra,
     )
 
 
-def _cmd_usecases(args: argparse.Namespace) -> int:
-    from usecases import BUILDERS, get_usecase
+def _options(args: argparse.Namespace) -> dict[str, str]:
+    options = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        options[key.strip()] = value.strip()
+    if args.cell is not None:
+        options["cell"] = args.cell
+    return options
 
-    print(f"{'name':<10} {'params':>6}  {'target data':<45} title")
-    for name in sorted(BUILDERS):
-        uc = get_usecase(name)
-        data = ", ".join(uc.data_files) or "none"
-        print(f"{name:<10} {uc.prior.dim:>6}  {data:<45} {uc.title}")
-        print(f"{'':<10} {'':>6}  parameters: {', '.join(p.label for p in uc.prior.parameters)}")
+
+def _cmd_usecases(args: argparse.Namespace) -> int:
+    from usecases import BUILDERS, get_usecase, usecase_options
+    from usecases.timing import stored_timings
+
+    timings = stored_timings()
+    for name in BUILDERS:
+        try:
+            uc = get_usecase(name, data_dir=args.data_dir)
+        except DataError as err:
+            print(f"{name}: needs the benchmark data ({err})\n")
+            continue
+        timing = timings.get(name)
+        speed = (
+            f"{timing['seconds_per_evaluation_1_worker']:.3g} s per evaluation (1 worker), "
+            f"{timing['seconds_per_evaluation_2_workers']:.3g} s (2 workers), measured {timing['date']}"
+            if timing
+            else "time per evaluation not measured yet (python benchmarks/usecase_timing.py)"
+        )
+        print(f"{name}: {uc.title}")
+        print(f"  {uc.prior.dim} parameters: {', '.join(p.label for p in uc.prior.parameters)}")
+        print(f"  data: {', '.join(uc.data_files) or 'none'}; default target: {uc.default_target}")
+        print(f"  options: {', '.join(usecase_options(name)) or 'none'}; {speed}\n")
     return 0
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulators import STATUS_OK, Simulator
-from summaries import EfelFeatures, TraceCost
+from usecases.base import Cost, Summary, Target
 
 
 @dataclass
@@ -51,16 +51,16 @@ class Evaluator:
     """Picklable: sent to worker processes, where the simulator builds its model once."""
 
     simulator: Simulator
-    features: EfelFeatures
-    cost: TraceCost
-    target: np.ndarray  # (n_sweeps, T) on the simulator's grid
+    features: Summary
+    cost: Cost
+    target: Target
 
     def __call__(self, theta: np.ndarray, seed: int) -> EvalBatch:
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         result = self.simulator(theta, seed)
         ok = result.status == STATUS_OK
         x = self.features(result.t, result.traces)
-        components, error = self.cost.batch(result.traces, self.target, ok)
+        components, error = self.cost.batch(result.t, result.traces, x, self.target, ok)
         return EvalBatch(
             theta=theta,
             x=x,

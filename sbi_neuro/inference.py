@@ -144,10 +144,12 @@ def train_npe(
     mask = np.std(x, axis=0) > 1e-12 * np.maximum(1.0, np.abs(np.mean(x, axis=0)))
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
+    tracker = LossTracker()
     inference = NPE(
         prior=prior.to_sbi(),
         density_estimator=_builder(settings),
         show_progress_bars=progress,
+        tracker=tracker,
     )
     inference.append_simulations(
         torch.as_tensor(prior.to_z(theta), dtype=torch.float32),
@@ -168,9 +170,39 @@ def train_npe(
         "dropped_invalid": int((~valid).sum()),
         "epochs": int(summary["epochs_trained"][-1]),
         "best_validation_loss": float(summary["best_validation_loss"][-1]),
+        "validation_loss_per_epoch": [float(v) for v in summary["validation_loss"]],
+        "training_loss_per_epoch": [float(v) for v in summary["training_loss"]],
     }
     estimator.eval()
     return TrainedPosterior(prior, estimator, settings, mask, info)
+
+
+class LossTracker:
+    """sbi ``Tracker`` that keeps metrics in memory instead of writing ./sbi-logs (TensorBoard).
+
+    The loss curves end up in the run folder, in ``posterior/spec.json``.
+    """
+
+    log_dir: str | None = None
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, list[float]] = {}
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        self.metrics.setdefault(name, []).append(float(value))
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        for name, value in metrics.items():
+            self.log_metric(name, value, step)
+
+    def log_params(self, params: dict[str, object]) -> None:
+        pass
+
+    def add_figure(self, name: str, figure: object, step: int | None = None) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
 
 
 def _builder(settings: NPESettings):  # type: ignore[no-untyped-def]

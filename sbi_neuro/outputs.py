@@ -12,7 +12,6 @@ import numpy as np
 from sbi_neuro.bank import atomic_write_text
 from sbi_neuro.evaluation import EvalBatch
 from sbi_neuro.runs import Run
-from summaries import component_labels
 
 GENERATION = 100  # evaluations per "generation" in Neuroptimus statistics
 
@@ -55,7 +54,7 @@ def write_metadata(
     prior, cost = run.usecase.prior, run.usecase.cost
     comps = evaluations.components[best]
     weights = cost.weight_vector
-    labels = component_labels(cost.names)
+    labels = cost.labels
     meta: dict[str, Any] = {
         "opt_name": run.config.method,
         "algorithm": algorithm,
@@ -120,28 +119,39 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def plot_best_fit(run: Run, theta: np.ndarray, path: Path, zoom_ms: float = 60.0) -> None:
-    """Target against the best-fit trace: whole sweep, and a zoom on the stimulus onset."""
+def plot_best_fit(run: Run, theta: np.ndarray, path: Path) -> None:
+    """Target against the best-fit trace, one row per sweep, with a zoomed panel when declared."""
     plt = _pyplot()
     result = run.usecase.simulator(theta[None, :], seed=run.config.seed)
-    n_sweeps = run.target.traces.shape[0]
+    target, zoom = run.target, run.usecase.zoom_ms
+    n_sweeps = result.traces.shape[1]
+    names = run.usecase.simulator.sweep_names
+    cols, ratios = (2, [3, 1]) if zoom else (1, [1])
     fig, axes = plt.subplots(
-        n_sweeps, 2, figsize=(12, 2.8 * n_sweeps), squeeze=False, gridspec_kw={"width_ratios": [3, 1]}
+        n_sweeps,
+        cols,
+        figsize=(12, 2.4 * n_sweeps + 0.6),
+        squeeze=False,
+        gridspec_kw={"width_ratios": ratios},
     )
-    onset = run.usecase.cost.stim_start_ms
     for s in range(n_sweeps):
         for ax in axes[s]:
-            ax.plot(run.target.t, run.target.traces[s], color="k", lw=1.2, label="target")
+            if target.traces is not None:
+                ax.plot(target.t, target.traces[s], color="k", lw=1.2, label="target")
             ax.plot(result.t, result.traces[0, s], color="tab:red", lw=0.9, alpha=0.8, label="best fit")
-        axes[s, 0].set_ylabel("V (mV)")
-        axes[s, 1].set_xlim(onset - 0.1 * zoom_ms, onset + zoom_ms)
+        axes[s, 0].set_ylabel(names[s] if n_sweeps > 1 else "recorded")
+        if zoom:
+            axes[s, 1].set_xlim(*zoom)
     axes[0, 0].legend(loc="upper right", frameon=False)
     axes[-1, 0].set_xlabel("time (ms)")
-    axes[-1, 1].set_xlabel("time (ms), stimulus onset")
-    error = run.usecase.cost.components(result.traces[0], run.target.traces) @ run.usecase.cost.weight_vector
-    axes[0, 0].set_title(f"{run.usecase.name}: target vs best fit ({run.config.method}), error {error:.3g}")
+    ok = result.status == 0
+    x = run.usecase.features(result.t, result.traces)
+    _, error = run.usecase.cost.batch(result.t, result.traces, x, target, ok)
+    axes[0, 0].set_title(
+        f"{run.usecase.name}: target vs best fit ({run.config.method}), error {error[0]:.3g}"
+    )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

@@ -31,7 +31,8 @@ class RunConfig:
         target: ``data`` (the benchmark file), ``simulated`` (from the ground truth) or a file path.
         data_dir: benchmark data directory (default: ``$SBI_NEURO_DATA`` or ``../shared/data``).
         workers: local worker processes.
-        record_dt_ms: sampling interval of recorded traces.
+        record_dt_ms: sampling interval of recorded traces; None keeps the use case's.
+        options: use-case options (for example ``{"cell": "509881736"}``), see ``sbi-neuro usecases``.
         batch_size: simulations per bank file (and per parallel task) for prior simulations.
         population_size: optimiser population (Neuroptimus protocol: 100).
         fit_candidates: simulations spent on the best fit of a Bayesian run (MAP + top
@@ -47,7 +48,8 @@ class RunConfig:
     target: str = "default"
     data_dir: str | None = None
     workers: int = 1
-    record_dt_ms: float = 0.025
+    record_dt_ms: float | None = None
+    options: dict[str, str] = field(default_factory=dict)
     batch_size: int = 100
     population_size: int = 100
     fit_candidates: int = 0
@@ -65,7 +67,7 @@ class RunConfig:
             raise ValueError(f"fit_candidates must be >= 0, got {self.fit_candidates}")
         if self.posterior_samples < 1000:
             raise ValueError(f"posterior_samples must be >= 1000, got {self.posterior_samples}")
-        if self.record_dt_ms <= 0:
+        if self.record_dt_ms is not None and self.record_dt_ms <= 0:
             raise ValueError(f"record_dt_ms must be > 0, got {self.record_dt_ms}")
         if self.method == "npe" and self.training_simulations < 100:
             raise ValueError(
@@ -132,11 +134,13 @@ def open_run(config: RunConfig, folder: str | Path) -> Run:
     resumed = config_path.exists()
     if resumed:
         _check_same_run(json.loads(config_path.read_text()), config, config_path)
-    usecase = get_usecase(config.usecase, record_dt_ms=config.record_dt_ms)
+    usecase = get_usecase(
+        config.usecase, data_dir=config.data_dir, record_dt_ms=config.record_dt_ms, **config.options
+    )
     target_spec = usecase.default_target if config.target == "default" else config.target
     target = usecase.load_target(target_spec, config.data_dir)
     atomic_write_text(config_path, json.dumps(config.to_json(), indent=1))
-    evaluator = Evaluator(usecase.simulator, usecase.features, usecase.cost, target.traces)
+    evaluator = Evaluator(usecase.simulator, usecase.features, usecase.cost, target)
     columns = {
         "theta": usecase.prior.names,
         "x": usecase.features.names,
@@ -163,7 +167,12 @@ def _check_same_run(stored: dict[str, Any], config: RunConfig, path: Path) -> No
 def observed_features(run: Run) -> np.ndarray:
     """x_o: the target's features, with undefined ones filled as for training."""
     features = run.usecase.features
-    raw = features(run.target.t, run.target.traces[None])[0]
+    if run.target.x_o is not None:
+        raw = np.asarray(run.target.x_o, dtype=float)
+    elif run.target.traces is not None:
+        raw = features(run.target.t, run.target.traces[None])[0]
+    else:
+        raise ValueError(f"target {run.target.source} has neither traces nor features")
     x_o = features.fill_undefined(raw)
     if not np.all(np.isfinite(x_o)):
         bad = [n for n, v in zip(features.names, x_o, strict=True) if not np.isfinite(v)]

@@ -18,7 +18,12 @@ __all__ = [
     "STATUS_FAILED",
     "STATUS_NAMES",
     "STATUS_OK",
+    "AdExBrian2",
+    "CA1DetailedNeuron",
+    "HHMCurrentBrian2",
     "HHSomaNeuron",
+    "PassiveMorphologyNeuron",
     "SimulationResult",
     "Simulator",
+    "VClampSynapseNeuron",
 ]

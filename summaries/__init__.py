@@ -2,15 +2,23 @@
 
 from summaries.costs import COMPONENTS, FAILED_ERROR, TraceCost, component_labels
 from summaries.efel_features import EfelFeatures, Feature, feature_table
+from summaries.feature_stats import FeatureStatCost, FeatureStatistics, FeatureStatSummary
+from summaries.hh_features import GoncalvesFeatures
 from summaries.spikes import Spikes, detect_spikes
+from summaries.trace_stats import TraceSamples
 
 __all__ = [
     "COMPONENTS",
     "FAILED_ERROR",
     "EfelFeatures",
     "Feature",
+    "FeatureStatCost",
+    "FeatureStatSummary",
+    "FeatureStatistics",
+    "GoncalvesFeatures",
     "Spikes",
     "TraceCost",
+    "TraceSamples",
     "component_labels",
     "detect_spikes",
     "feature_table",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -170,12 +171,18 @@ class TraceCost:
             total += [COMPONENTS[name](pair) for name in self.names]
         return total
 
-    def batch(self, traces: np.ndarray, target: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Components ``(n, c)`` (NaN for failed runs) and weighted totals ``(n,)`` for a batch."""
+    @property
+    def labels(self) -> list[str]:
+        return component_labels(self.names)
+
+    def batch(
+        self, t: np.ndarray, traces: np.ndarray, x: np.ndarray, target: Any, ok: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Components ``(n, c)`` (NaN for failed runs) and weighted totals ``(n,)`` vs ``target.traces``."""
         comps = np.full((traces.shape[0], len(self.names)), np.nan)
         totals = np.full(traces.shape[0], FAILED_ERROR)
         for i in np.flatnonzero(ok):
-            comps[i] = self.components(traces[i], target)
+            comps[i] = self.components(traces[i], target.traces)
             totals[i] = float(comps[i] @ self.weight_vector)
         return comps, totals
 
@@ -222,4 +229,4 @@ def component_labels(names: Sequence[str]) -> list[str]:
         "ap_width": "AP width",
         "ahp_depth": "AHP depth",
     }
-    return [labels[n] for n in names]
+    return [labels.get(n, n) for n in names]

@@ -1,5 +1,7 @@
 """The Neuroptimus error components on traces whose answers are known by hand."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -97,7 +99,10 @@ def test_weighted_sum_summed_over_sweeps_and_failed_runs() -> None:
     c = cost(mse=0.5, spike_count=2.0)
     target = np.stack([spiky(), spiky(spikes=(500,))])
     traces = np.stack([target, target + 1.0, np.full_like(target, np.nan)])
-    comps, total = c.batch(traces, target, ok=np.array([True, True, False]))
+    holder = SimpleNamespace(traces=target)
+    comps, total = c.batch(
+        np.arange(2000) * 0.1, traces, np.empty((3, 0)), holder, ok=np.array([True, True, False])
+    )
     assert total[0] == pytest.approx(0.0)
     expected = 0.5 * (1 / 95**2 + 1 / 95**2)
     assert total[1] == pytest.approx(expected)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from priors import Prior
 from simulators import Simulator
-from summaries import EfelFeatures, TraceCost
 
 
 @dataclass(frozen=True)
@@ -19,16 +19,52 @@ class Target:
 
     Attributes:
         t: sample times (ms), shape ``(T,)``.
-        traces: shape ``(n_sweeps, T)``.
+        traces: shape ``(n_sweeps, T)``; None for a target given as feature statistics.
         source: where it came from (file path, or ``simulated: ...``).
         from_ground_truth: the traces were made by the use case's ground truth
             parameters (a surrogate target), so distances to the truth mean something.
+        x_o: observed features, when they are given rather than computed from traces.
     """
 
     t: np.ndarray
-    traces: np.ndarray
+    traces: np.ndarray | None
     source: str
     from_ground_truth: bool = False
+    x_o: np.ndarray | None = None
+
+
+class Summary(Protocol):
+    """Traces → features for inference (``EfelFeatures``, ``GoncalvesFeatures``...)."""
+
+    @property
+    def names(self) -> list[str]: ...
+
+    def __call__(self, t: np.ndarray, traces: np.ndarray) -> np.ndarray:
+        """Features ``(n, k)`` of traces ``(n, n_sweeps, T)``, NaN where undefined."""
+        ...
+
+    def fill_undefined(self, x: np.ndarray) -> np.ndarray:
+        """The features with undefined values replaced as declared (failed rows stay NaN)."""
+        ...
+
+
+class Cost(Protocol):
+    """Traces (and their features) → Neuroptimus error components and weighted error."""
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+    @property
+    def labels(self) -> list[str]: ...
+
+    @property
+    def weight_vector(self) -> np.ndarray: ...
+
+    def batch(
+        self, t: np.ndarray, traces: np.ndarray, x: np.ndarray, target: Target, ok: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Components ``(n, c)`` (NaN for failed rows) and weighted errors ``(n,)``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -42,6 +78,7 @@ class UseCase:
         simulator: picklable batch simulator.
         features: summaries for inference.
         cost: Neuroptimus error components and weights.
+        zoom_ms: time window shown enlarged beside the whole trace in best-fit plots.
         load_target: ``(spec, data_dir) -> Target``; ``spec`` is ``"data"``,
             ``"simulated"`` or a path to a user's file.
         default_target: the target used when none is given.
@@ -54,13 +91,14 @@ class UseCase:
     title: str
     prior: Prior
     simulator: Simulator
-    features: EfelFeatures
-    cost: TraceCost
+    features: Summary
+    cost: Cost
     load_target: Callable[[str, str | Path | None], Target]
     default_target: str = "data"
     ground_truth: dict[str, float] | None = None
     data_files: tuple[str, ...] = field(default_factory=tuple)
     reference: str = ""
+    zoom_ms: tuple[float, float] | None = None
 
     @property
     def truth_vector(self) -> np.ndarray | None:
