@@ -348,3 +348,77 @@ __all__ = [
     "FeatureStatistics",
     "FeatureTarget",
 ]
+
+
+# -- the Summary and Cost interfaces of a use case, on top of FeatureStatistics ------------
+
+# "No spike" fill values for inference: 0 for spike-shape and timing features; the
+# voltage-valued spike features take the sweep's steady-state voltage (or its baseline).
+_VOLTAGE_FILLED = frozenset({"AHP_depth_abs", "AP_begin_voltage"})
+
+
+@dataclass(frozen=True)
+class FeatureStatSummary:
+    """The model's values of every (feature, amplitude) target, as features for inference."""
+
+    stats: FeatureStatistics
+
+    @property
+    def names(self) -> list[str]:
+        return self.stats.names
+
+    def __call__(self, t: np.ndarray, traces: np.ndarray) -> np.ndarray:
+        return self.stats.values(t, traces)
+
+    def fill_undefined(self, x: np.ndarray) -> np.ndarray:
+        """Undefined values (no spikes) get a "no spike" value; failed rows stay NaN."""
+        x = np.array(x, dtype=float, copy=True)
+        single = x.ndim == 1
+        x = np.atleast_2d(x)
+        failed = np.all(np.isnan(x), axis=1)
+        index = {(t.feature, t.sweep): j for j, t in enumerate(self.stats.targets)}
+        for j, target in enumerate(self.stats.targets):
+            missing = np.isnan(x[:, j]) & ~failed
+            if not missing.any():
+                continue
+            if target.feature in _VOLTAGE_FILLED:
+                fill: np.ndarray = np.full(x.shape[0], 0.0)
+                for source in ("voltage_base", "steady_state_voltage"):
+                    k = index.get((source, target.sweep))
+                    if k is not None:
+                        fill = np.where(np.isnan(x[:, k]), fill, x[:, k])
+                x[missing, j] = fill[missing]
+            else:
+                x[missing, j] = 0.0
+        return x[0] if single else x
+
+
+@dataclass(frozen=True)
+class FeatureStatCost:
+    """Neuroptimus' feature-statistics error: 20 components (one per feature type)."""
+
+    stats: FeatureStatistics
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.stats.feature_types
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.stats.feature_types)
+
+    @property
+    def weight_vector(self) -> np.ndarray:
+        return self.stats.weight_vector
+
+    def batch(
+        self, t: np.ndarray, traces: np.ndarray, x: np.ndarray, target: Any, ok: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Components from the already computed feature values ``x`` (no second eFEL pass)."""
+        ok = np.asarray(ok, dtype=bool)
+        comps = np.full((len(ok), len(self.names)), np.nan)
+        totals = np.full(len(ok), FAILED_ERROR)
+        if ok.any():
+            comps[ok] = self.stats.components(np.asarray(x)[ok])
+            totals[ok] = comps[ok] @ self.weight_vector
+        return comps, totals

@@ -48,8 +48,11 @@ FEATURES = (
 )
 
 
-def build(record_dt_ms: float = 0.025) -> UseCase:
-    """UC1 with recording at ``record_dt_ms`` (a multiple of the 0.025 ms step)."""
+def build(record_dt_ms: float = 0.025, data_dir: str | Path | None = None) -> UseCase:
+    """UC1 with recording at ``record_dt_ms`` (a multiple of the 0.025 ms step).
+
+    ``data_dir`` is not needed to define UC1 (only to load the benchmark target).
+    """
     simulator = HHSomaNeuron(record_dt_ms=record_dt_ms, stim_delay_ms=STIM_START_MS, stim_dur_ms=STIM_DUR_MS)
     features = EfelFeatures(
         features=FEATURES,
@@ -88,4 +91,5 @@ def build(record_dt_ms: float = 0.025) -> UseCase:
         ground_truth=GROUND_TRUTH,
         data_files=(DATA_FILE,),
         reference="Mohácsi et al. 2024 PLoS Comput Biol 20:e1012039, use case 1",
+        zoom_ms=(STIM_START_MS - 5.0, STIM_START_MS + 55.0),
     )
