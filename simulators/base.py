@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,3 +43,55 @@ class Simulator(Protocol):
 
     @property
     def sweep_names(self) -> list[str]: ...
+
+    @property
+    def t(self) -> np.ndarray:
+        """The protocol's sample times (ms)."""
+        ...
+
+
+def nonfinite_parameters(row: np.ndarray) -> str:
+    """The default row check: every parameter must be a finite number."""
+    return "" if np.all(np.isfinite(row)) else "non-finite parameter"
+
+
+def simulate_rows(
+    theta: np.ndarray,
+    t: np.ndarray,
+    n_sweeps: int,
+    run_row: Callable[[np.ndarray], np.ndarray],
+    check_row: Callable[[np.ndarray], str] = nonfinite_parameters,
+    engine: str = "NEURON",
+    quantity: str = "voltage",
+) -> SimulationResult:
+    """Simulate θ row by row; a failing row is recorded, never raised, and the batch goes on.
+
+    Args:
+        theta: parameter sets ``(n, d)``.
+        t: the protocol's sample times; ``run_row`` may return more samples (the rest is cut).
+        n_sweeps: sweeps per parameter set.
+        run_row: one row → recorded values ``(n_sweeps, ≥ T)`` (or ``(≥ T,)`` for one sweep).
+        check_row: why a row cannot be simulated ("" if it can); checked before running it.
+        engine, quantity: words for the failure messages.
+    """
+    n = theta.shape[0]
+    traces = np.full((n, n_sweeps, t.size), np.nan)
+    status = np.full(n, STATUS_OK, dtype=np.int8)
+    messages = [""] * n
+    for i, row in enumerate(theta):
+        problem = check_row(row)
+        if not problem:
+            try:
+                values = np.atleast_2d(run_row(row))
+            except Exception as err:  # e.g. NEURON's RuntimeError on a numerical failure
+                problem = f"{engine} error: {err}"
+            else:
+                if values.shape[1] < t.size:
+                    problem = f"recorded {values.shape[1]} of {t.size} samples"
+                elif not np.all(np.isfinite(values[:, : t.size])):
+                    problem = f"non-finite {quantity}"
+                else:
+                    traces[i] = values[:, : t.size]
+        if problem:
+            status[i], messages[i] = STATUS_FAILED, problem
+    return SimulationResult(t=t, traces=traces, status=status, messages=messages)

@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from simulators.base import STATUS_FAILED, STATUS_OK, SimulationResult
+from simulators.base import SimulationResult, simulate_rows
 from simulators.neuron_models import live_model
 
 MORPHOLOGY_FILE = "neuroptimus/uc6_ca1_detailed/morphology.geometry.json"
@@ -222,28 +222,8 @@ class CA1DetailedNeuron:
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         if theta.ndim != 2 or theta.shape[1] != len(PARAMETERS):
             raise ValueError(f"UC6 takes θ of shape (n, {len(PARAMETERS)}), got {theta.shape}")
-        t = self.t
-        traces = np.full((theta.shape[0], len(self.amplitudes_nA), t.size), np.nan)
-        status = np.full(theta.shape[0], STATUS_OK, dtype=np.int8)
-        messages = [""] * theta.shape[0]
-        if theta.shape[0] == 0:
-            return SimulationResult(t=t, traces=traces, status=status, messages=messages)
-        model = self._model()
-        for i, row in enumerate(theta):
-            problem = _check_row(row)
-            if problem:
-                status[i], messages[i] = STATUS_FAILED, problem
-                continue
-            try:
-                v = model.run(row)
-            except Exception as err:  # NEURON raises RuntimeError on numerical failure
-                status[i], messages[i] = STATUS_FAILED, f"NEURON error: {err}"
-                continue
-            if not np.all(np.isfinite(v)):
-                status[i], messages[i] = STATUS_FAILED, "non-finite voltage"
-                continue
-            traces[i] = v
-        return SimulationResult(t=t, traces=traces, status=status, messages=messages)
+        model = self._model()  # built first: a bad model file is an error, not a failed row
+        return simulate_rows(theta, self.t, len(self.amplitudes_nA), lambda row: model.run(row), _check_row)
 
     def resolved_morphology_path(self) -> Path:
         """The geometry JSON this configuration uses (DataError if the data directory is missing)."""

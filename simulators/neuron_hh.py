@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulators.base import STATUS_FAILED, STATUS_OK, SimulationResult
+from simulators.base import SimulationResult, simulate_rows
 from simulators.neuron_models import live_model
 
 
@@ -57,25 +57,8 @@ class HHSomaNeuron:
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         if theta.shape[1] != 3:
             raise ValueError(f"UC1 takes θ of shape (n, 3), got {theta.shape}")
-        model = self._model()
-        t = self.t
-        traces = np.full((theta.shape[0], 1, t.size), np.nan)
-        status = np.full(theta.shape[0], STATUS_OK, dtype=np.int8)
-        messages = [""] * theta.shape[0]
-        for i, (gna, gk, gl) in enumerate(theta):
-            try:
-                v = model.run(gna, gk, gl)
-            except Exception as err:  # NEURON raises RuntimeError on numerical failure
-                status[i], messages[i] = STATUS_FAILED, f"NEURON error: {err}"
-                continue
-            if v.size < t.size:
-                status[i], messages[i] = STATUS_FAILED, f"recorded {v.size} of {t.size} samples"
-                continue
-            if not np.all(np.isfinite(v[: t.size])):
-                status[i], messages[i] = STATUS_FAILED, "non-finite voltage"
-                continue
-            traces[i, 0] = v[: t.size]
-        return SimulationResult(t=t, traces=traces, status=status, messages=messages)
+        model = self._model()  # built first: a bad model file is an error, not a failed row
+        return simulate_rows(theta, self.t, 1, lambda row: model.run(*row))
 
     def _model(self) -> _HHModel:
         return live_model(self, _HHModel)

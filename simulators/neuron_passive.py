@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from sbi_neuro.data import DataError, data_file
-from simulators.base import STATUS_FAILED, STATUS_OK, SimulationResult
+from simulators.base import SimulationResult, simulate_rows
 from simulators.neuron_models import live_model
 
 DISCRETISATIONS = ("file", "d_lambda")
@@ -134,36 +134,21 @@ class PassiveMorphologyNeuron:
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         if theta.ndim != 2 or theta.shape[1] != 3:
             raise ValueError(f"UC3 takes θ of shape (n, 3), got {theta.shape}")
-        t = self.t
-        traces = np.full((theta.shape[0], 1, t.size), np.nan)
-        status = np.full(theta.shape[0], STATUS_OK, dtype=np.int8)
-        messages = [""] * theta.shape[0]
-        model = None
-        for i, (cm, ra, g_pas) in enumerate(theta):
-            if not np.all(np.isfinite(theta[i])):
-                status[i], messages[i] = STATUS_FAILED, "non-finite parameter"
-                continue
-            if cm <= 0 or ra <= 0 or g_pas < 0:
-                status[i], messages[i] = STATUS_FAILED, f"need cm > 0, Ra > 0, g_pas >= 0; got {theta[i]}"
-                continue
-            if model is None:
-                model = self._model()
-            try:
-                v = model.run(cm, ra, g_pas)
-            except Exception as err:  # NEURON raises RuntimeError on numerical failure
-                status[i], messages[i] = STATUS_FAILED, f"NEURON error: {err}"
-                continue
-            if v.size < t.size:
-                status[i], messages[i] = STATUS_FAILED, f"recorded {v.size} of {t.size} samples"
-                continue
-            if not np.all(np.isfinite(v[: t.size])):
-                status[i], messages[i] = STATUS_FAILED, "non-finite voltage"
-                continue
-            traces[i, 0] = v[: t.size]
-        return SimulationResult(t=t, traces=traces, status=status, messages=messages)
+        model = self._model()  # built first: a bad model file is an error, not a failed row
+        return simulate_rows(theta, self.t, 1, lambda row: model.run(*row), _check_row)
 
     def _model(self) -> _PassiveModel:
         return live_model(self, _PassiveModel)
+
+
+def _check_row(row: np.ndarray) -> str:
+    """Why a parameter set cannot be simulated ("" if it can)."""
+    if not np.all(np.isfinite(row)):
+        return "non-finite parameter"
+    cm, ra, g_pas = row
+    if cm <= 0 or ra <= 0 or g_pas < 0:
+        return f"need cm > 0, Ra > 0, g_pas >= 0; got {row}"
+    return ""
 
 
 def load_stimulus(path: str | Path) -> np.ndarray:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulators.base import STATUS_FAILED, STATUS_OK, SimulationResult
+from simulators.base import SimulationResult, simulate_rows
 from simulators.neuron_models import live_model
 
 TAU_ORDERS = ("adjust", "fail")
@@ -109,34 +109,15 @@ class VClampSynapseNeuron:
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         if theta.ndim != 2 or theta.shape[1] != 4:
             raise ValueError(f"UC2 takes θ of shape (n, 4), got {theta.shape}")
-        t = self.t
-        traces = np.full((theta.shape[0], 1, t.size), np.nan)
-        status = np.full(theta.shape[0], STATUS_OK, dtype=np.int8)
-        messages = [""] * theta.shape[0]
         step = round(self.record_dt_ms / self.dt_ms)
-        model = None
-        for i, row in enumerate(theta):
-            problem = self._check(row)
-            if problem:
-                status[i], messages[i] = STATUS_FAILED, problem
-                continue
-            if model is None:
-                model = self._model()
-            try:
-                current = model.run(*row)
-            except Exception as err:  # NEURON raises RuntimeError on numerical failure
-                status[i], messages[i] = STATUS_FAILED, f"NEURON error: {err}"
-                continue
+        n = self.t.size
+        model = self._model()
+
+        def run_row(row: np.ndarray) -> np.ndarray:
             # Recorded sample j (time j·dt) is the current of step j; sample 0 is finitialize's.
-            kept = current[1 : 1 + t.size * step : step]
-            if kept.size < t.size:
-                status[i], messages[i] = STATUS_FAILED, f"recorded {kept.size} of {t.size} samples"
-                continue
-            if not np.all(np.isfinite(kept)):
-                status[i], messages[i] = STATUS_FAILED, "non-finite clamp current"
-                continue
-            traces[i, 0] = kept
-        return SimulationResult(t=t, traces=traces, status=status, messages=messages)
+            return model.run(*row)[1 : 1 + n * step : step]
+
+        return simulate_rows(theta, self.t, 1, run_row, self._check, quantity="clamp current")
 
     def _check(self, row: np.ndarray) -> str:
         """Why a parameter set cannot be simulated ("" if it can)."""

@@ -123,17 +123,22 @@ class EfelFeatures:
                     block[missing, j] = f.fill
         return x[0] if single else x
 
-    @contextlib.contextmanager
-    def _efel(self) -> Iterator[Any]:
-        import efel
+    def _efel(self) -> contextlib.AbstractContextManager[Any]:
+        return efel_session(self.settings)
 
+
+@contextlib.contextmanager
+def efel_session(settings: Mapping[str, float | int | str]) -> Iterator[Any]:
+    """eFEL with ``settings`` applied; eFEL's defaults are restored afterwards, even on error."""
+    import efel
+
+    efel.reset()
+    try:
+        for key, value in settings.items():
+            efel.set_setting(key, value)
+        yield efel
+    finally:
         efel.reset()
-        try:
-            for key, value in self.settings.items():
-                efel.set_setting(key, value)
-            yield efel
-        finally:
-            efel.reset()
 
 
 def _reduce(value: np.ndarray | None, how: Reduce) -> float:

@@ -31,7 +31,7 @@ import contextlib
 import json
 import math
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ import numpy as np
 
 from sbi_neuro.data import DataError
 from summaries.costs import FAILED_ERROR
+from summaries.efel_features import efel_session
 
 MISSING_ERROR = 250.0  # Neuroptimus: a feature the model does not produce
 # Neuroptimus skips the first spike of these per-spike features when there are several.
@@ -291,18 +292,9 @@ class FeatureStatistics:
             result = float(arr[0])
         return result if math.isfinite(result) else math.nan
 
-    @contextlib.contextmanager
-    def _efel(self) -> Iterator[Any]:
+    def _efel(self) -> contextlib.AbstractContextManager[Any]:
         """eFEL with this object's settings; eFEL's defaults are restored afterwards."""
-        import efel
-
-        efel.reset()
-        try:
-            for key, value in self.settings.items():
-                efel.set_setting(key, value)
-            yield efel
-        finally:
-            efel.reset()
+        return efel_session(self.settings)
 
 
 def _parse_features(
