@@ -21,6 +21,7 @@ from sbi_neuro.outputs import (
     plot_best_fit,
     plot_convergence,
     plot_pairplot,
+    plot_posterior_predictive,
     write_evaluations_csv,
     write_metadata,
     write_samples_csv,
@@ -109,6 +110,7 @@ def run_npe(run: Run, runner: Runner) -> dict[str, Any]:
         evaluations.error, run.plots / "convergence.png", "NPE (prior sims, then best-fit candidates)"
     )
     plot_pairplot(run, samples, run.plots / "pairplot.png")
+    plot_posterior_predictive(run, samples, run.plots / "posterior_predictive.png")
     summary["wall_time_s"] = wall
     return summary
 

@@ -155,6 +155,29 @@ def plot_best_fit(run: Run, theta: np.ndarray, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_posterior_predictive(run: Run, samples: np.ndarray, path: Path, n: int = 8) -> None:
+    """Traces of ``n`` posterior samples over the target (analysis simulations, outside the budget)."""
+    plt = _pyplot()
+    rng = np.random.default_rng(run.config.seed)
+    chosen = samples[rng.choice(len(samples), size=min(n, len(samples)), replace=False)]
+    result = run.usecase.simulator(chosen, seed=run.config.seed + 1)
+    target, n_sweeps = run.target, result.traces.shape[1]
+    fig, axes = plt.subplots(n_sweeps, 1, figsize=(10, 2.2 * n_sweeps + 0.6), squeeze=False)
+    for s, ax in enumerate(axes[:, 0]):
+        for i in range(len(chosen)):
+            ax.plot(result.t, result.traces[i, s], color="tab:blue", lw=0.6, alpha=0.5)
+        if target.traces is not None:
+            ax.plot(target.t, target.traces[s], color="k", lw=1.0, label="target")
+        ax.set_ylabel(run.usecase.simulator.sweep_names[s] if n_sweeps > 1 else "recorded")
+    axes[0, 0].plot([], [], color="tab:blue", label=f"{len(chosen)} posterior samples")
+    axes[0, 0].legend(loc="upper right", frameon=False)
+    axes[0, 0].set_title(f"{run.usecase.name}: posterior predictive traces")
+    axes[-1, 0].set_xlabel("time (ms)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def plot_convergence(errors: np.ndarray, path: Path, label: str) -> None:
     """Cumulative minimum error against evaluations."""
     plt = _pyplot()

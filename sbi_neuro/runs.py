@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +131,16 @@ def open_run(config: RunConfig, folder: str | Path) -> Run:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / "config.json"
-    resumed = config_path.exists()
-    if resumed:
-        _check_same_run(json.loads(config_path.read_text()), config, config_path)
     usecase = get_usecase(
         config.usecase, data_dir=config.data_dir, record_dt_ms=config.record_dt_ms, **config.options
     )
+    # Record what "default" resolved to, so the folder says exactly what ran.
+    t = usecase.simulator.t
+    config = replace(config, record_dt_ms=round(float(t[1] - t[0]), 12))
+    resumed = config_path.exists()
+    if resumed:
+        stored = RunConfig.from_json(json.loads(config_path.read_text())).to_json()  # fills new defaults
+        _check_same_run(stored, config, config_path)
     target_spec = usecase.default_target if config.target == "default" else config.target
     target = usecase.load_target(target_spec, config.data_dir)
     atomic_write_text(config_path, json.dumps(config.to_json(), indent=1))

@@ -22,3 +22,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+# The CA1 channel models (NMODL) of the ca1_detailed use case; rebuilt only when they change.
+.venv/bin/python -c "from simulators.mechanisms import ensure_compiled; ensure_compiled()"
