@@ -25,7 +25,7 @@ PLAN: dict[str, tuple[dict[str, str], int, int]] = {
     "ca1_passive": ({}, 2000, 100),
     "adex": ({}, 3000, 100),
     "hh_allen": ({"cell": "509881736"}, 3000, 100),
-    "ca1_detailed": ({}, 150, 10),
+    "ca1_detailed": ({}, 120, 10),
 }
 
 
@@ -73,8 +73,34 @@ def main() -> None:
             f"| {dist} | {r['wall_min']:.1f} |"
         )
     table = "\n".join(lines) + "\n\nDistance: mean over parameters of |best − truth| / |truth|.\n"
+    if (out / "ca1_detailed-cmaes").exists():
+        table += "\n" + _uc6_feature_report(out) + "\n"
     (out / "results.md").write_text(table)
     print(table)
+
+
+def _uc6_feature_report(out: Path) -> str:
+    """How close the best UC6 fit of each method comes to each of the 66 targets, in SDs."""
+    from sbi_neuro.bank import SimulationBank
+    from usecases import get_usecase
+
+    uc = get_usecase("ca1_detailed")
+    stats = uc.features.stats  # type: ignore[attr-defined]
+    lines = ["| UC6 best fit | within 1 SD | within 2 SD | within 3 SD | missing | worst targets (SDs) |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for method in ("npe", "cmaes"):
+        folder = out / f"ca1_detailed-{method}" / "bank"
+        bank = SimulationBank(folder, json.loads((folder / "columns.json").read_text())).load()
+        best = bank.x[int(np.argmin(bank.error))]
+        z = np.abs(best - stats.means) / stats.stds
+        worst = np.argsort(-np.nan_to_num(z, nan=np.inf))[:3]
+        worst_text = ", ".join(f"{stats.names[j]} {z[j]:.1f}" for j in worst)
+        counts = [int(stats.within_sd(best, k)[0]) for k in (1, 2, 3)]
+        lines.append(
+            f"| {method} | {counts[0]}/66 | {counts[1]}/66 | {counts[2]}/66 | {int(np.isnan(best).sum())} "
+            f"| {worst_text} |"
+        )
+    return "\n".join(lines)
 
 
 def _distance(summary: dict) -> float | None:
