@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -37,12 +38,13 @@ class Runner:
         evaluator: what to run for each parameter set.
         workers: number of processes; 1 runs in this process.
         progress: show a progress bar counting simulations.
-        chunk_size: parameter sets per task when ``evaluate`` splits a batch. Fixed,
-            not derived from ``workers``, so results do not depend on the worker count.
+        chunk_size: parameter sets per task when ``evaluate`` splits a batch; None
+            (default) cuts a batch into up to 8 tasks of at most 25. Never derived from
+            ``workers``, so results do not depend on the worker count.
     """
 
     def __init__(
-        self, evaluator: Evaluator, workers: int = 1, progress: bool = True, chunk_size: int = 25
+        self, evaluator: Evaluator, workers: int = 1, progress: bool = True, chunk_size: int | None = None
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -74,7 +76,8 @@ class Runner:
 
     def evaluate(self, theta: np.ndarray, seed: int, desc: str = "simulating") -> EvalBatch:
         """Evaluate one batch, split across the workers, results in input order."""
-        starts = range(0, theta.shape[0], self.chunk_size)
-        tasks = [Task(i, theta[s : s + self.chunk_size], batch_seed(seed, i)) for i, s in enumerate(starts)]
+        size = self.chunk_size or min(25, max(1, math.ceil(theta.shape[0] / 8)))
+        starts = range(0, theta.shape[0], size)
+        tasks = [Task(i, theta[s : s + size], batch_seed(seed, i)) for i, s in enumerate(starts)]
         done = dict(self.run(tasks, desc))
         return EvalBatch.concat([done[i] for i in range(len(tasks))])
