@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -148,7 +149,7 @@ def train_npe(
     inference = NPE(
         prior=prior.to_sbi(),
         density_estimator=_builder(settings),
-        show_progress_bars=progress,
+        show_progress_bars=progress and sys.stderr.isatty(),  # epoch counters flood a log file
         tracker=tracker,
     )
     inference.append_simulations(

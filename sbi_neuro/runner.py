@@ -60,7 +60,8 @@ class Runner:
         total = sum(len(t.theta) for t in tasks)
         if not tasks:
             return
-        bar = tqdm(total=total, desc=desc, unit="sim", disable=not self.progress, leave=False)
+        # disable=None: a bar on a terminal, none in a log file or CI output.
+        bar = tqdm(total=total, desc=desc, unit="sim", disable=None if self.progress else True, leave=False)
         if self.workers == 1:
             results: Iterable[tuple[int, EvalBatch]] = (_evaluate(self.evaluator, t) for t in tasks)
         else:
