@@ -105,3 +105,29 @@ class UseCase:
         if self.ground_truth is None:
             return None
         return np.array([self.ground_truth[n] for n in self.prior.names])
+
+
+def surrogate_trace_target(
+    spec: str,
+    data_dir: str | Path | None,
+    simulator: Simulator,
+    truth: np.ndarray,
+    data_file_name: str,
+    quantity: str = "voltage",
+    unit: str = "mV",
+) -> Target:
+    """The target of a one-sweep surrogate use case (UC1, UC2).
+
+    ``spec``: ``simulated`` (the ground truth ``truth`` simulated here), ``data`` (the
+    benchmark file, made by the same ground truth) or the path of a user's two-column
+    time (ms) / value file; files are resampled onto the simulator's grid.
+    """
+    from sbi_neuro.data import data_file, load_two_column_trace, resample
+
+    t = simulator.t
+    if spec == "simulated":
+        traces = simulator(np.atleast_2d(truth), seed=0).traces[0]
+        return Target(t, traces, "simulated: ground truth", from_ground_truth=True)
+    path = data_file(data_file_name, data_dir) if spec == "data" else Path(spec)
+    trace = load_two_column_trace(path, quantity, unit)
+    return Target(t, resample(trace, t)[None, :], trace.source, from_ground_truth=spec == "data")

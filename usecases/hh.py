@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from priors import Parameter, Prior
-from sbi_neuro.data import data_file, load_two_column_trace, resample
 from simulators import HHSomaNeuron
 from summaries import EfelFeatures, Feature, TraceCost
-from usecases.base import Target, UseCase
+from usecases.base import Target, UseCase, surrogate_trace_target
 
 NAME = "hh"
 DATA_FILE = "neuroptimus/uc1_hh/target_voltage.dat"
@@ -69,15 +68,9 @@ def build(record_dt_ms: float = 0.025, data_dir: str | Path | None = None) -> Us
         dt_ms=record_dt_ms,
     )
 
-    def load_target(spec: str, data_dir: str | Path | None = None) -> Target:
-        t = simulator.t
-        if spec == "simulated":
-            truth = np.array([[GROUND_TRUTH[n] for n in PRIOR.names]])
-            result = simulator(truth, seed=0)
-            return Target(t, result.traces[0], "simulated: UC1 ground truth", from_ground_truth=True)
-        path = data_file(DATA_FILE, data_dir) if spec == "data" else Path(spec)
-        trace = load_two_column_trace(path, "voltage", "mV")
-        return Target(t, resample(trace, t)[None, :], trace.source, from_ground_truth=spec == "data")
+    def load_target(spec: str, data_dir: str | Path | None = data_dir) -> Target:
+        truth = np.array([GROUND_TRUTH[n] for n in PRIOR.names])
+        return surrogate_trace_target(spec, data_dir, simulator, truth, DATA_FILE, "voltage", "mV")
 
     return UseCase(
         name=NAME,

@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from priors import Parameter, Prior
-from sbi_neuro.data import data_file, load_two_column_trace, resample
 from simulators.neuron_vclamp import VClampSynapseNeuron
 from summaries import TraceCost
 from summaries.trace_stats import TraceSamples
-from usecases.base import Target, UseCase
+from usecases.base import Target, UseCase, surrogate_trace_target
 
 NAME = "vclamp"
 DATA_FILE = "neuroptimus/uc2_vclamp/target_clamp_current.dat"
@@ -55,14 +54,8 @@ def build(
     cost = TraceCost(weights={"mse": 1.0}, threshold_mV=1e9, dt_ms=record_dt_ms)
 
     def load_target(spec: str, data_dir: str | Path | None = data_dir) -> Target:
-        t = simulator.t
-        if spec == "simulated":
-            truth = np.array([[GROUND_TRUTH[n] for n in PRIOR.names]])
-            traces = simulator(truth, seed=0).traces[0]
-            return Target(t, traces, "simulated: UC2 ground truth", from_ground_truth=True)
-        path = data_file(DATA_FILE, data_dir) if spec == "data" else Path(spec)
-        trace = load_two_column_trace(path, "clamp current", "nA")
-        return Target(t, resample(trace, t)[None, :], trace.source, from_ground_truth=spec == "data")
+        truth = np.array([GROUND_TRUTH[n] for n in PRIOR.names])
+        return surrogate_trace_target(spec, data_dir, simulator, truth, DATA_FILE, "clamp current", "nA")
 
     return UseCase(
         name=NAME,
