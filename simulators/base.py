@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +29,11 @@ class SimulationResult:
     traces: np.ndarray
     status: np.ndarray
     messages: list[str]
+
+    def fail(self, rows: Iterable[int], message: str) -> None:
+        """Mark ``rows`` failed with ``message`` (their traces stay NaN)."""
+        for i in rows:
+            self.status[i], self.messages[i] = STATUS_FAILED, message
 
 
 class Simulator(Protocol):
@@ -95,3 +100,27 @@ def simulate_rows(
         if problem:
             status[i], messages[i] = STATUS_FAILED, problem
     return SimulationResult(t=t, traces=traces, status=status, messages=messages)
+
+
+def screen_rows(
+    theta: np.ndarray, t: np.ndarray, n_sweeps: int, check_row: Callable[[np.ndarray], str]
+) -> tuple[SimulationResult, np.ndarray | None]:
+    """For simulators that run a whole batch at once: an all-NaN result with the rows that
+    ``check_row`` rejects already failed, and θ with each rejected row replaced by a valid
+    stand-in (so the batch keeps its size), or None when no row is valid.
+    """
+    n = theta.shape[0]
+    result = SimulationResult(
+        t=t, traces=np.full((n, n_sweeps, t.size), np.nan), status=np.full(n, STATUS_OK, dtype=np.int8),
+        messages=[""] * n,
+    )  # fmt: skip
+    for i, row in enumerate(theta):
+        reason = check_row(row)
+        if reason:
+            result.fail([i], reason)
+    valid = np.flatnonzero(result.status == STATUS_OK)
+    if valid.size == 0:
+        return result, None
+    runnable = theta.copy()
+    runnable[result.status != STATUS_OK] = theta[valid[0]]
+    return result, runnable

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from simulators.base import STATUS_FAILED, STATUS_OK, SimulationResult
+from simulators.base import STATUS_OK, SimulationResult, screen_rows
 
 # θ order and units exactly as shared/docs/USECASES.md ("UC5") lists them.
 PARAMETER_NAMES: tuple[str, ...] = (
@@ -175,25 +175,16 @@ class AdExBrian2:
         if theta.ndim != 2 or theta.shape[1] != len(PARAMETER_NAMES):
             raise ValueError(f"UC5 takes θ of shape (n, {len(PARAMETER_NAMES)}), got {theta.shape}")
         n, n_sweeps, t = theta.shape[0], len(self.amplitudes_pA), self.t
-        traces = np.full((n, n_sweeps, t.size), np.nan)
-        status = np.full(n, STATUS_OK, dtype=np.int8)
-        messages = [""] * n
-        invalid = [_invalid_reason(row) for row in theta]
-        valid = np.array([reason == "" for reason in invalid], dtype=bool)
-        for i, reason in enumerate(invalid):
-            if reason:
-                status[i], messages[i] = STATUS_FAILED, reason
-        if n == 0 or not valid.any():
-            return SimulationResult(t=t, traces=traces, status=status, messages=messages)
-        # Invalid rows are simulated with a valid stand-in (the group size stays n × sweeps).
-        runnable = theta.copy()
-        runnable[~valid] = theta[np.flatnonzero(valid)[0]]
+        # Rejected rows run with a valid stand-in (the group size stays n × sweeps).
+        result, runnable = screen_rows(theta, t, n_sweeps, _invalid_reason)
+        if runnable is None:
+            return result
+        valid = np.flatnonzero(result.status == STATUS_OK)
         try:
             v, spike_index, spike_step = self._model(n).run(runnable)
         except Exception as err:  # a Brian2 failure is reported per row, never raised
-            for i in np.flatnonzero(valid):
-                status[i], messages[i] = STATUS_FAILED, f"Brian2 error: {type(err).__name__}: {err}"
-            return SimulationResult(t=t, traces=traces, status=status, messages=messages)
+            result.fail(valid, f"Brian2 error: {type(err).__name__}: {err}")
+            return result
         v = v.reshape(n, n_sweeps, -1)[:, :, : t.size]
         marker = self._marker_values(runnable)
         steps_per_sample = round(self.record_dt_ms / self.dt_ms)
@@ -202,19 +193,19 @@ class AdExBrian2:
         keep = sample < t.size
         neuron, sample = spike_index[keep], sample[keep]
         v[neuron // n_sweeps, neuron % n_sweeps, sample] = marker[neuron // n_sweeps]
-        for i in np.flatnonzero(valid):
+        for i in valid:
             row = v[i]
             if not np.all(np.isfinite(row)):
-                status[i], messages[i] = STATUS_FAILED, "non-finite membrane potential"
+                result.fail([i], "non-finite membrane potential")
             elif row.min() < self.divergence_mV:
-                status[i], messages[i] = (
-                    STATUS_FAILED,
+                result.fail(
+                    [i],
                     f"membrane potential diverged below {self.divergence_mV:g} mV (NEST's numerical "
                     "instability bound; gL + a < 0 makes the subthreshold dynamics unstable)",
                 )
             else:
-                traces[i] = row
-        return SimulationResult(t=t, traces=traces, status=status, messages=messages)
+                result.traces[i] = row
+        return result
 
     def _marker_values(self, theta: np.ndarray) -> np.ndarray:
         if self.spike_marker_mV is not None:

@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from simulators.base import STATUS_FAILED, STATUS_OK, SimulationResult
+from simulators.base import STATUS_OK, SimulationResult, screen_rows
 from simulators.brian2_adex import CODEGEN_TARGETS, select_codegen_target
 
 PARAMETER_NAMES: tuple[str, ...] = (
@@ -155,33 +155,23 @@ class HHMCurrentBrian2:
         if theta.ndim != 2 or theta.shape[1] != len(PARAMETER_NAMES):
             raise ValueError(f"the HH model takes θ of shape (n, {len(PARAMETER_NAMES)}), got {theta.shape}")
         n, t = theta.shape[0], self.t
-        traces = np.full((n, 1, t.size), np.nan)
-        status = np.full(n, STATUS_OK, dtype=np.int8)
-        messages = [""] * n
-        invalid = [_invalid_reason(row) for row in theta]
-        valid = np.array([reason == "" for reason in invalid], dtype=bool)
-        for i, reason in enumerate(invalid):
-            if reason:
-                status[i], messages[i] = STATUS_FAILED, reason
-        if n == 0 or not valid.any():
-            return SimulationResult(t=t, traces=traces, status=status, messages=messages)
-        runnable = theta.copy()
-        runnable[~valid] = theta[np.flatnonzero(valid)[0]]
+        result, runnable = screen_rows(theta, t, 1, _invalid_reason)
+        if runnable is None:
+            return result
+        valid = np.flatnonzero(result.status == STATUS_OK)
         try:
             v = self._model(n).run(runnable, _brian2_seed(seed))
         except Exception as err:  # a Brian2 failure is reported per row, never raised
-            for i in np.flatnonzero(valid):
-                status[i], messages[i] = STATUS_FAILED, f"Brian2 error: {type(err).__name__}: {err}"
-            return SimulationResult(t=t, traces=traces, status=status, messages=messages)
-        v = v[:, : t.size]
-        for i in np.flatnonzero(valid):
+            result.fail(valid, f"Brian2 error: {type(err).__name__}: {err}")
+            return result
+        for i in valid:
             if v.shape[1] < t.size:
-                status[i], messages[i] = STATUS_FAILED, f"recorded {v.shape[1]} of {t.size} samples"
-            elif not np.all(np.isfinite(v[i])):
-                status[i], messages[i] = STATUS_FAILED, "non-finite membrane potential"
+                result.fail([i], f"recorded {v.shape[1]} of {t.size} samples")
+            elif not np.all(np.isfinite(v[i, : t.size])):
+                result.fail([i], "non-finite membrane potential")
             else:
-                traces[i, 0] = v[i]
-        return SimulationResult(t=t, traces=traces, status=status, messages=messages)
+                result.traces[i, 0] = v[i, : t.size]
+        return result
 
     def _model(self, n: int) -> _HHModel:
         key = (self, n)
