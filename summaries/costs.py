@@ -157,7 +157,7 @@ class TraceCost:
         if model.shape[0] != target.shape[0]:
             raise ValueError(f"model has {model.shape[0]} sweeps, target {target.shape[0]}")
         total = np.zeros(len(self.names))
-        stim = slice(round(self.stim_start_ms / self.dt_ms), _end_index(self.stim_end_ms, self.dt_ms))
+        stim = self._stim
         for m, t in zip(model, target, strict=True):
             pair = TracePair(
                 model=m,
@@ -178,13 +178,23 @@ class TraceCost:
     def batch(
         self, t: np.ndarray, traces: np.ndarray, x: np.ndarray, target: Any, ok: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Components ``(n, c)`` (NaN for failed runs) and weighted totals ``(n,)`` vs ``target.traces``."""
-        comps = np.full((traces.shape[0], len(self.names)), np.nan)
+        """Components ``(n, c)`` (NaN for failed runs) and weighted totals ``(n,)`` vs ``target.traces``.
+
+        One compiled call for the whole batch (``summaries.batched_costs``); it agrees with
+        ``components`` to round-off.
+        """
+        from summaries.batched_costs import batch_components
+
+        comps = batch_components(
+            traces, target.traces, ok, self.names, self.threshold_mV, self.spike_window_samples, self._stim
+        )
         totals = np.full(traces.shape[0], FAILED_ERROR)
-        for i in np.flatnonzero(ok):
-            comps[i] = self.components(traces[i], target.traces)
-            totals[i] = float(comps[i] @ self.weight_vector)
+        totals[ok] = comps[ok] @ self.weight_vector
         return comps, totals
+
+    @property
+    def _stim(self) -> slice:
+        return slice(round(self.stim_start_ms / self.dt_ms), _end_index(self.stim_end_ms, self.dt_ms))
 
 
 def _normalised_mse(model: np.ndarray, target: np.ndarray) -> float:

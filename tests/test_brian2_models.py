@@ -159,6 +159,20 @@ def test_moments_are_variance_skewness_and_pearson_kurtosis() -> None:
     )
 
 
+def test_compiled_spike_count_agrees_with_the_per_trace_definition() -> None:
+    """The batch count (numba) against ``spike_times`` on noisy spiking traces, many sweeps at once."""
+    rng = np.random.default_rng(3)
+    t = np.arange(4000) * 0.05
+    v = -65.0 + np.cumsum(rng.normal(0.0, 1.0, (40, 2, t.size)), axis=2)
+    v += 80.0 * (rng.random(v.shape) < 0.01)  # isolated jumps: peaks, some closer than 0.5 ms
+    features = GoncalvesFeatures(20.0, 180.0, sweep_names=("a", "b"))
+    x = features(t, v)
+    for i in range(v.shape[0]):
+        for s in range(2):
+            assert x[i, 7 * s] == features.spike_times(t, v[i, s]).size
+    assert x[:, 0].max() > 5
+
+
 def test_allen_loader_applies_the_junction_potential(data_dir) -> None:  # type: ignore[no-untyped-def]
     cells = list_allen_cells()
     assert len(cells) == 10 and len(set(cells)) == 10
