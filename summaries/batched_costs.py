@@ -154,10 +154,10 @@ def _sweep_components(
                     overshoot = (pt - threshold).max()
                     if overshoot == 0.0:
                         overshoot = 1e-12
-                    value = np.mean((pm[:k] - pt[:k]) ** 2) / overshoot**2
+                    value = ((pm[:k] - pt[:k]) ** 2).sum() / k / overshoot**2
                 elif code == 6:
-                    w_m = np.mean((m_stop[:k] - m_start[:k]) / 2.0)
-                    w_t = np.mean((t_stop[:k] - t_start[:k]) / 2.0)
+                    w_m = (m_stop[:k] - m_start[:k]).sum() / (2.0 * k)
+                    w_t = (t_stop[:k] - t_start[:k]).sum() / (2.0 * k)
                     value = ((w_t - w_m) / w_t) ** 2
                 else:
                     m_min = _interspike_min_mean(model, m_start, m_stop, n_m, k)
