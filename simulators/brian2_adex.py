@@ -193,18 +193,7 @@ class AdExBrian2:
         keep = sample < t.size
         neuron, sample = spike_index[keep], sample[keep]
         v[neuron // n_sweeps, neuron % n_sweeps, sample] = marker[neuron // n_sweeps]
-        for i in valid:
-            row = v[i]
-            if not np.all(np.isfinite(row)):
-                result.fail([i], "non-finite membrane potential")
-            elif row.min() < self.divergence_mV:
-                result.fail(
-                    [i],
-                    f"membrane potential diverged below {self.divergence_mV:g} mV (NEST's numerical "
-                    "instability bound; gL + a < 0 makes the subthreshold dynamics unstable)",
-                )
-            else:
-                result.traces[i] = row
+        store_checked_rows(result, v, valid, self.divergence_mV)
         return result
 
     def _marker_values(self, theta: np.ndarray) -> np.ndarray:
@@ -219,6 +208,25 @@ class AdExBrian2:
                 _MODELS.pop(next(iter(_MODELS)))
             _MODELS[key] = _AdExModel(self, n)
         return _MODELS[key]
+
+
+def store_checked_rows(
+    result: SimulationResult, v: np.ndarray, rows: np.ndarray, divergence_mV: float
+) -> None:
+    """Copy the traces ``v[i]`` (sweeps, T) of ``rows`` into ``result``, or fail the row: non-finite
+    values, or a voltage below ``divergence_mV`` (shared by every UC5 simulator)."""
+    for i in rows:
+        row = v[i]
+        if not np.all(np.isfinite(row)):
+            result.fail([i], "non-finite membrane potential")
+        elif row.min() < divergence_mV:
+            result.fail(
+                [i],
+                f"membrane potential diverged below {divergence_mV:g} mV (NEST's numerical "
+                "instability bound; gL + a < 0 makes the subthreshold dynamics unstable)",
+            )
+        else:
+            result.traces[i] = row
 
 
 def _invalid_reason(row: np.ndarray) -> str:
