@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sbi_neuro.bayes import run_npe
+from sbi_neuro.bayes import run_npe, run_prior
 from sbi_neuro.fit import run_optimizer
 from sbi_neuro.runner import Runner
 from sbi_neuro.runs import RunConfig, open_run
@@ -17,4 +17,6 @@ def run(config: RunConfig, out: str | Path) -> dict[str, Any]:
     runner = Runner(opened.evaluator, workers=config.workers, progress=config.progress)
     if config.method == "npe":
         return run_npe(opened, runner)
+    if config.method == "prior":
+        return run_prior(opened, runner)
     return run_optimizer(opened, runner)

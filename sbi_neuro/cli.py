@@ -52,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--popsize", type=int, default=100, help="population size (default 100, as Neuroptimus)")
     p.set_defaults(func=_cmd_fit)
 
+    p = sub.add_parser(
+        "simulate", help="simulate N prior samples into a bank and report evaluations per second"
+    )
+    _common(p)
+    p.add_argument("--n", type=int, default=1000, help="number of prior simulations (default 1000)")
+    p.set_defaults(func=_cmd_simulate)
+
     p = sub.add_parser("demo", help="end-to-end demo on UC1 with a simulated target (no data needed)")
     p.add_argument("--out", default="runs/demo", help="report folder (default runs/demo)")
     p.add_argument("--simulations", type=int, default=2000)
@@ -73,6 +80,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         "time (ms) / voltage (mV) file; default: the use case's",
     )
     p.add_argument("--data-dir", help="benchmark data directory (default: $SBI_NEURO_DATA or ../shared/data)")
+    p.add_argument(
+        "--backend",
+        help="simulator: 'neuron' or 'brian2' (reference) or 'batched' (compiled kernel); "
+        "default: the use case's (see `sbi-neuro usecases`)",
+    )
     p.add_argument("--record-dt", type=float, help="recording interval in ms (default: the use case's)")
     p.add_argument("--cell", help="hh_allen: Allen specimen id, or 'synthetic' (default)")
     p.add_argument(
@@ -96,6 +108,7 @@ def _config(args: argparse.Namespace, method: str, budget: int, **extra: Any) ->
         data_dir=args.data_dir,
         workers=args.workers,
         record_dt_ms=args.record_dt,
+        backend=args.backend,
         options=_options(args),
         batch_size=args.batch_size,
         progress=not args.quiet,
@@ -116,7 +129,7 @@ def _options(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _cmd_usecases(args: argparse.Namespace) -> int:
-    from usecases import BUILDERS, get_usecase, usecase_options
+    from usecases import BUILDERS, get_usecase, usecase_backends, usecase_options
     from usecases.timing import stored_timings
 
     timings = stored_timings()
@@ -136,6 +149,8 @@ def _cmd_usecases(args: argparse.Namespace) -> int:
         print(f"{name}: {uc.title}")
         print(f"  {uc.prior.dim} parameters: {', '.join(p.label for p in uc.prior.parameters)}")
         print(f"  data: {', '.join(uc.data_files) or 'none'}; default target: {uc.default_target}")
+        backends = usecase_backends(name)
+        print(f"  backends: {', '.join(backends)} (default {backends[0]})")
         print(f"  options: {', '.join(usecase_options(name)) or 'none'}; {speed}\n")
     return 0
 
@@ -155,6 +170,22 @@ def _cmd_infer(args: argparse.Namespace) -> int:
 def _cmd_fit(args: argparse.Namespace) -> int:
     cfg = _config(args, args.method, args.budget, population_size=args.popsize)
     return _execute(cfg, Path(args.out))
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from sbi_neuro.api import run
+
+    summary = run(_config(args, "prior", args.n), Path(args.out))
+    rate = summary["evaluations_per_s"]
+    speed = f"{rate:.1f} evaluations/s" if rate else "nothing new to simulate"
+    print(
+        f"\n{summary['usecase']} on {summary['backend']} with {summary['workers']} worker(s): "
+        f"{summary['new_simulations']} new of {summary['simulations']} simulations in "
+        f"{summary['wall_time_s']:.1f} s, {speed} (simulation + features + cost, start-up included); "
+        f"{summary['failed']} failed"
+    )
+    print(f"bank: {summary['bank']}")
+    return 0
 
 
 def _execute(cfg: RunConfig, out: Path) -> int:

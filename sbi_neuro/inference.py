@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -157,6 +158,7 @@ def train_npe(
         torch.as_tensor(x[:, mask], dtype=torch.float32),
         data_device="cpu",
     )
+    start = time.perf_counter()
     estimator = inference.train(
         training_batch_size=settings.training_batch_size,
         learning_rate=settings.learning_rate,
@@ -170,6 +172,7 @@ def train_npe(
         "training_simulations": int(valid.sum()),
         "dropped_invalid": int((~valid).sum()),
         "epochs": int(summary["epochs_trained"][-1]),
+        "training_wall_s": round(time.perf_counter() - start, 1),
         "best_validation_loss": float(summary["best_validation_loss"][-1]),
         "validation_loss_per_epoch": [float(v) for v in summary["validation_loss"]],
         "training_loss_per_epoch": [float(v) for v in summary["training_loss"]],

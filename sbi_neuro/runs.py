@@ -14,7 +14,7 @@ from sbi_neuro.evaluation import Evaluator
 from sbi_neuro.inference import NPESettings
 from usecases import Target, UseCase, get_usecase
 
-METHODS = ("npe", "cmaes")
+METHODS = ("npe", "cmaes", "prior")  # prior: a bank of prior simulations only (sbi-neuro simulate)
 # Settings that change where or how fast a run goes, not what it computes.
 NOT_IDENTITY = ("workers", "data_dir", "progress")
 
@@ -25,13 +25,16 @@ class RunConfig:
 
     Attributes:
         usecase: use case name (``sbi-neuro usecases`` lists them).
-        method: ``npe`` (Bayesian) or an optimiser name (``cmaes``).
+        method: ``npe`` (Bayesian), an optimiser name (``cmaes``), or ``prior`` (prior
+            simulations into the bank, nothing fitted).
         budget: total simulations charged to the run, training and best-fit included.
         seed: master seed; every random choice derives from it.
         target: ``data`` (the benchmark file), ``simulated`` (from the ground truth) or a file path.
         data_dir: benchmark data directory (default: ``$SBI_NEURO_DATA`` or ``../shared/data``).
         workers: local worker processes.
         record_dt_ms: sampling interval of recorded traces; None keeps the use case's.
+        backend: simulator engine (``neuron``/``brian2`` reference, ``batched`` compiled
+            kernel); None takes the use case's default. Stored resolved in config.json.
         options: use-case options (for example ``{"cell": "509881736"}``), see ``sbi-neuro usecases``.
         batch_size: simulations per bank file (and per parallel task) for prior simulations.
         population_size: optimiser population (Neuroptimus protocol: 100).
@@ -49,6 +52,7 @@ class RunConfig:
     data_dir: str | None = None
     workers: int = 1
     record_dt_ms: float | None = None
+    backend: str | None = None
     options: dict[str, str] = field(default_factory=dict)
     batch_size: int = 100
     population_size: int = 100
@@ -74,7 +78,7 @@ class RunConfig:
                 f"budget {self.budget} leaves {self.training_simulations} training simulations after "
                 f"{self.n_fit_candidates} best-fit simulations; NPE needs at least 100"
             )
-        if self.method != "npe" and self.budget < self.population_size:
+        if self.method not in ("npe", "prior") and self.budget < self.population_size:
             raise ValueError(
                 f"budget ({self.budget}) must be at least one generation (population_size "
                 f"{self.population_size})"
@@ -132,14 +136,20 @@ def open_run(config: RunConfig, folder: str | Path) -> Run:
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / "config.json"
     usecase = get_usecase(
-        config.usecase, data_dir=config.data_dir, record_dt_ms=config.record_dt_ms, **config.options
+        config.usecase,
+        backend=config.backend,
+        data_dir=config.data_dir,
+        record_dt_ms=config.record_dt_ms,
+        **config.options,
     )
     # Record what "default" resolved to, so the folder says exactly what ran.
     t = usecase.simulator.t
-    config = replace(config, record_dt_ms=round(float(t[1] - t[0]), 12))
+    config = replace(config, record_dt_ms=round(float(t[1] - t[0]), 12), backend=usecase.backend)
     resumed = config_path.exists()
     if resumed:
         stored = RunConfig.from_json(json.loads(config_path.read_text())).to_json()  # fills new defaults
+        if stored["backend"] is None:  # written before backends existed: the default ran
+            stored["backend"] = usecase.backends[0]
         _check_same_run(stored, config, config_path)
     target_spec = usecase.default_target if config.target == "default" else config.target
     target = usecase.load_target(target_spec, config.data_dir)

@@ -1,5 +1,6 @@
 """Summaries: traces → features for inference, and traces → Neuroptimus error components."""
 
+from summaries.batched_features import BatchedEfelFeatures
 from summaries.costs import COMPONENTS, FAILED_ERROR, TraceCost, component_labels
 from summaries.efel_features import EfelFeatures, Feature, feature_table
 from summaries.feature_stats import FeatureStatCost, FeatureStatistics, FeatureStatSummary
@@ -10,6 +11,7 @@ from summaries.trace_stats import TraceSamples
 __all__ = [
     "COMPONENTS",
     "FAILED_ERROR",
+    "BatchedEfelFeatures",
     "EfelFeatures",
     "Feature",
     "FeatureStatCost",

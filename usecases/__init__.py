@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import replace
+from types import ModuleType
 from typing import Any
 
 from usecases import adex, ca1_detailed, ca1_passive, hh, hh_allen, vclamp
 from usecases.base import Cost, Summary, Target, UseCase
 
-BUILDERS: dict[str, Callable[..., UseCase]] = {
-    m.NAME: m.build for m in (hh, vclamp, ca1_passive, adex, ca1_detailed, hh_allen)
-}
-COMMON_OPTIONS = ("data_dir", "record_dt_ms")
+MODULES: dict[str, ModuleType] = {m.NAME: m for m in (hh, vclamp, ca1_passive, adex, ca1_detailed, hh_allen)}
+BUILDERS: dict[str, Callable[..., UseCase]] = {name: m.build for name, m in MODULES.items()}
+COMMON_OPTIONS = ("data_dir", "record_dt_ms", "backend")
 
 
-def get_usecase(name: str, **options: Any) -> UseCase:
+def get_usecase(name: str, backend: str | None = None, **options: Any) -> UseCase:
     """Build a use case by name; options (``data_dir``, ``record_dt_ms``, ``cell``...) go to its ``build``.
 
-    ``record_dt_ms=None`` keeps the use case's own recording interval.
+    ``backend`` picks the simulator (``usecase_backends(name)``; None: the use case's
+    default). ``record_dt_ms=None`` keeps the use case's own recording interval.
     """
     if name not in BUILDERS:
         raise ValueError(f"unknown use case {name!r}; available: {', '.join(sorted(BUILDERS))}")
@@ -26,16 +28,39 @@ def get_usecase(name: str, **options: Any) -> UseCase:
     accepted = set(inspect.signature(build).parameters)
     unknown = sorted(set(options) - accepted)
     if unknown:
-        own = sorted(accepted - set(COMMON_OPTIONS)) or ["none"]
+        own = usecase_options(name) or ["none"]
         raise ValueError(f"use case {name!r} has no option {unknown}; its options: {', '.join(own)}")
     if options.get("record_dt_ms", 0) is None:
         options = {k: v for k, v in options.items() if k != "record_dt_ms"}
-    return build(**options)
+    backends = usecase_backends(name)
+    backend = backends[0] if backend is None else backend
+    if backend not in backends:
+        raise ValueError(
+            f"use case {name!r} runs on the backends {', '.join(backends)} (default {backends[0]}); "
+            f"got --backend {backend!r}"
+        )
+    if "backend" in accepted:
+        options["backend"] = backend
+    return replace(build(**options), backend=backend, backends=backends)
+
+
+def usecase_backends(name: str) -> tuple[str, ...]:
+    """The simulator backends of ``name``, the default first."""
+    return tuple(getattr(MODULES[name], "BACKENDS", ("neuron",)))
 
 
 def usecase_options(name: str) -> list[str]:
-    """The use-case-specific options of ``name`` (beyond data_dir and record_dt_ms)."""
+    """The use-case-specific options of ``name`` (beyond data_dir, record_dt_ms and backend)."""
     return [p for p in inspect.signature(BUILDERS[name]).parameters if p not in COMMON_OPTIONS]
 
 
-__all__ = ["BUILDERS", "Cost", "Summary", "Target", "UseCase", "get_usecase", "usecase_options"]
+__all__ = [
+    "BUILDERS",
+    "Cost",
+    "Summary",
+    "Target",
+    "UseCase",
+    "get_usecase",
+    "usecase_backends",
+    "usecase_options",
+]

@@ -16,11 +16,15 @@ import numpy as np
 
 from priors import Parameter, Prior
 from sbi_neuro.data import DataError, data_file
+from simulators.batched_adex import AdExBatched
 from simulators.brian2_adex import AdExBrian2
 from summaries import EfelFeatures, Feature, TraceCost
+from summaries.batched_features import BatchedEfelFeatures
 from usecases.base import Target, UseCase
 
 NAME = "adex"
+# Brian2 is the reference (Neuroptimus ran NEST); "batched" is the compiled kernel that reproduces it.
+BACKENDS = ("brian2", "batched")
 DATA_FILE = "neuroptimus/uc5_adex_ca3/target_voltages.tsv"
 STIM_START_MS, STIM_END_MS = 100.0, 900.0
 SWEEPS = ("150pA", "200pA", "300pA", "600pA")
@@ -51,10 +55,12 @@ FEATURES = (
 )
 
 
-def build(record_dt_ms: float = 0.2, data_dir: str | Path | None = None) -> UseCase:
-    """UC5 (recording at 0.2 ms, the data's 5 kHz)."""
-    simulator = AdExBrian2(record_dt_ms=record_dt_ms)
-    features = EfelFeatures(
+def build(record_dt_ms: float = 0.2, data_dir: str | Path | None = None, backend: str = "brian2") -> UseCase:
+    """UC5 (recording at 0.2 ms, the data's 5 kHz); ``backend="batched"`` also computes the
+    features with the batched re-implementation of eFEL."""
+    simulator = (AdExBatched if backend == "batched" else AdExBrian2)(record_dt_ms=record_dt_ms)
+    summary = BatchedEfelFeatures if backend == "batched" else EfelFeatures
+    features = summary(
         features=FEATURES,
         stim_start_ms=STIM_START_MS,
         stim_end_ms=STIM_END_MS,

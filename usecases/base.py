@@ -85,6 +85,8 @@ class UseCase:
         ground_truth: parameters that generated a surrogate target, if known.
         data_files: files (relative to the data directory) the default target needs.
         reference: where the model and protocol come from.
+        backend: the simulator engine in use (``neuron``, ``brian2`` or ``batched``).
+        backends: the engines this use case can run on, its default first.
     """
 
     name: str
@@ -99,6 +101,8 @@ class UseCase:
     data_files: tuple[str, ...] = field(default_factory=tuple)
     reference: str = ""
     zoom_ms: tuple[float, float] | None = None
+    backend: str = "neuron"
+    backends: tuple[str, ...] = ("neuron",)
 
     @property
     def truth_vector(self) -> np.ndarray | None:

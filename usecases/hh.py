@@ -14,10 +14,14 @@ import numpy as np
 
 from priors import Parameter, Prior
 from simulators import HHSomaNeuron
+from simulators.batched_hh import HHSomaBatched
 from summaries import EfelFeatures, Feature, TraceCost
+from summaries.batched_features import BatchedEfelFeatures
 from usecases.base import Target, UseCase, surrogate_trace_target
 
 NAME = "hh"
+# NEURON (the Neuroptimus model) is the default; "batched" is the compiled kernel that reproduces it.
+BACKENDS = ("neuron", "batched")
 DATA_FILE = "neuroptimus/uc1_hh/target_voltage.dat"
 GROUND_TRUTH = {"gnabar_hh": 0.12, "gkbar_hh": 0.036, "gl_hh": 0.0003}
 
@@ -47,13 +51,19 @@ FEATURES = (
 )
 
 
-def build(record_dt_ms: float = 0.025, data_dir: str | Path | None = None) -> UseCase:
+def build(
+    record_dt_ms: float = 0.025, data_dir: str | Path | None = None, backend: str = "neuron"
+) -> UseCase:
     """UC1 with recording at ``record_dt_ms`` (a multiple of the 0.025 ms step).
 
     ``data_dir`` is not needed to define UC1 (only to load the benchmark target).
+    ``backend="batched"`` runs the compiled kernel and computes the features with the
+    batched re-implementation of eFEL instead of eFEL itself.
     """
-    simulator = HHSomaNeuron(record_dt_ms=record_dt_ms, stim_delay_ms=STIM_START_MS, stim_dur_ms=STIM_DUR_MS)
-    features = EfelFeatures(
+    engine = HHSomaBatched if backend == "batched" else HHSomaNeuron
+    simulator = engine(record_dt_ms=record_dt_ms, stim_delay_ms=STIM_START_MS, stim_dur_ms=STIM_DUR_MS)
+    summary = BatchedEfelFeatures if backend == "batched" else EfelFeatures
+    features = summary(
         features=FEATURES,
         stim_start_ms=STIM_START_MS,
         stim_end_ms=STIM_START_MS + STIM_DUR_MS,

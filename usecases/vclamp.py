@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from priors import Parameter, Prior
+from simulators.batched_vclamp import VClampSynapseBatched
 from simulators.neuron_vclamp import VClampSynapseNeuron
 from summaries import TraceCost
 from summaries.trace_stats import TraceSamples
 from usecases.base import Target, UseCase, surrogate_trace_target
 
 NAME = "vclamp"
+BACKENDS = ("neuron", "batched")  # "batched": the compiled kernel that reproduces NEURON
 DATA_FILE = "neuroptimus/uc2_vclamp/target_clamp_current.dat"
 GROUND_TRUTH = {"weight": 0.01, "delay": 2.0, "tau_rise": 0.3, "tau_decay": 3.0}
 FIRST_EVENT_MS = 100.0
@@ -45,10 +47,14 @@ SAMPLE_TIMES_MS = (
 
 
 def build(
-    record_dt_ms: float = 0.025, data_dir: str | Path | None = None, tau_order: str = "adjust"
+    record_dt_ms: float = 0.025,
+    data_dir: str | Path | None = None,
+    tau_order: str = "adjust",
+    backend: str = "neuron",
 ) -> UseCase:
     """UC2; ``tau_order`` says what tau_rise ≥ tau_decay does (see VClampSynapseNeuron)."""
-    simulator = VClampSynapseNeuron(record_dt_ms=record_dt_ms, tau_order=tau_order)
+    engine = VClampSynapseBatched if backend == "batched" else VClampSynapseNeuron
+    simulator = engine(record_dt_ms=record_dt_ms, tau_order=tau_order)
     features = TraceSamples(SAMPLE_TIMES_MS, half_window_ms=0.0, quantity="i", unit="nA")
     # MSE only; the threshold is out of reach so no "spikes" are looked for in a current.
     cost = TraceCost(weights={"mse": 1.0}, threshold_mV=1e9, dt_ms=record_dt_ms)
