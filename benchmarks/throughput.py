@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sbi_neuro.evaluation import Evaluator
-from sbi_neuro.runner import Runner, Task, batch_seed
+from sbi_neuro.runner import measure_throughput
 from usecases import get_usecase, usecase_backends
 
 NEUROPTIMUS_S_PER_EVAL = 0.46  # Neuroptimus on UC1, this kind of machine (shared/docs/SBI_NOTES.md)
@@ -53,19 +53,6 @@ def stage_times(evaluator: Evaluator, theta: np.ndarray) -> tuple[float, float, 
     return sim / n * 1e3, feat / n * 1e3, cost / n * 1e3
 
 
-def end_to_end(evaluator: Evaluator, theta: np.ndarray, workers: int, batch_size: int) -> float:
-    """Evaluations per second through the runner with ``workers`` processes (started beforehand)."""
-    runner = Runner(evaluator, workers=workers, progress=False)
-    list(runner.run([Task(i, theta[:2], 0) for i in range(2 * workers)]))  # start workers, warm up
-    tasks = [
-        Task(i, theta[s : s + batch_size], batch_seed(0, i))
-        for i, s in enumerate(range(0, len(theta), batch_size))
-    ]
-    start = time.perf_counter()
-    list(runner.run(tasks))
-    return len(theta) / (time.perf_counter() - start)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--usecases", nargs="+", default=["hh", "adex", "hh_allen", "vclamp"])
@@ -88,7 +75,7 @@ def main() -> None:
             if name == "hh" and backend == "neuron":
                 rows.append(Row(name, "plain NEURON simulation loop", 1, 1e3 / sim_ms, sim_ms))
             for workers in (1, 2):
-                rate = end_to_end(evaluator, theta, workers, args.batch_size)
+                rate = measure_throughput(evaluator, theta, workers, args.batch_size)
                 rows.append(Row(name, backend, workers, rate, sim_ms, feat_ms, cost_ms))
                 print(f"{name} {backend} {workers} worker(s): {rate:.1f} evaluations/s", flush=True)
 

@@ -1,8 +1,9 @@
-"""Time per evaluation (simulate + features + cost) of every use case with 1 and 2 workers.
+"""Time per evaluation (simulate + features + cost) of every use case and backend with 1 and 2 workers.
 
-Run: .venv/bin/python benchmarks/usecase_timing.py
+Run: .venv/bin/python benchmarks/usecase_timing.py [--only hh adex] [--backends batched]
 Both worker counts are measured in the same run, side by side. Writes
-docs/usecase_timings.json (shown by `sbi-neuro usecases`) and prints a table.
+docs/usecase_timings.json ({use case: {backend: ...}}, shown by `sbi-neuro usecases`)
+and prints a table.
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import time
 
 import numpy as np
 
 from sbi_neuro.evaluation import Evaluator
-from sbi_neuro.runner import Runner, Task, batch_seed
-from usecases import get_usecase
-from usecases.timing import TIMINGS_FILE
+from sbi_neuro.runner import measure_throughput
+from usecases import get_usecase, usecase_backends
+from usecases.timing import TIMINGS_FILE, stored_timings
 
 # evaluations per measurement: enough for a stable figure, small enough for minutes
 PLAN = {
@@ -28,25 +28,20 @@ PLAN = {
     "hh_allen": ({"cell": "509881736"}, "data", 400),
     "ca1_detailed": ({}, "data", 8),
 }
+BATCHED_FACTOR = 10  # batched backends are measured on 10x as many evaluations
 
 
-def measure(name: str, options: dict[str, str], target: str, n: int) -> dict[str, float]:
-    uc = get_usecase(name, **options)
+def measure(name: str, backend: str, options: dict[str, str], target: str, n: int) -> dict[str, float]:
+    uc = get_usecase(name, backend=backend, **options)
     evaluator = Evaluator(uc.simulator, uc.features, uc.cost, uc.load_target(target, None))
+    n = n * BATCHED_FACTOR if backend == "batched" else n
     theta = uc.prior.sample(n, np.random.default_rng(0))
     chunk = max(1, min(25, n // 4))
-    rates = {}
-    for workers in (1, 2):
-        runner = Runner(evaluator, workers=workers, progress=False)
-        list(runner.run([Task(i, theta[:1], 0) for i in range(workers)]))  # start workers, build models
-        tasks = [Task(i, theta[s : s + chunk], batch_seed(0, i)) for i, s in enumerate(range(0, n, chunk))]
-        start = time.perf_counter()
-        list(runner.run(tasks))
-        rates[workers] = (time.perf_counter() - start) / n
+    seconds = {w: 1.0 / measure_throughput(evaluator, theta, w, chunk) for w in (1, 2)}
     return {
-        "seconds_per_evaluation_1_worker": rates[1],
-        "seconds_per_evaluation_2_workers": rates[2],
-        "speed_up_2_workers": rates[1] / rates[2],
+        "seconds_per_evaluation_1_worker": seconds[1],
+        "seconds_per_evaluation_2_workers": seconds[2],
+        "speed_up_2_workers": seconds[1] / seconds[2],
         "evaluations_measured": n,
         "date": datetime.date.today().isoformat(),
     }
@@ -57,20 +52,25 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", nargs="*", help="use cases to measure (default: all)")
+    parser.add_argument("--backends", nargs="*", help="backends to measure (default: every one)")
     args = parser.parse_args()
-    stored = json.loads(TIMINGS_FILE.read_text()) if TIMINGS_FILE.is_file() else {}
+    stored = stored_timings()
     for name, (options, target, n) in PLAN.items():
         if args.only and name not in args.only:
             continue
-        stored[name] = measure(name, options, target, n)
-        print(name, json.dumps(stored[name]), flush=True)
-        TIMINGS_FILE.parent.mkdir(exist_ok=True)
-        TIMINGS_FILE.write_text(json.dumps(stored, indent=1) + "\n")
-    print("\n| use case | s/evaluation, 1 worker | s/evaluation, 2 workers | speed-up |")
-    print("|---|---|---|---|")
-    for name, t in stored.items():
-        one, two = t["seconds_per_evaluation_1_worker"], t["seconds_per_evaluation_2_workers"]
-        print(f"| {name} | {one:.3g} | {two:.3g} | {t['speed_up_2_workers']:.2f} |")
+        for backend in usecase_backends(name):
+            if args.backends and backend not in args.backends:
+                continue
+            stored.setdefault(name, {})[backend] = measure(name, backend, options, target, n)
+            print(name, backend, json.dumps(stored[name][backend]), flush=True)
+            TIMINGS_FILE.parent.mkdir(exist_ok=True)
+            TIMINGS_FILE.write_text(json.dumps(stored, indent=1) + "\n")
+    print("\n| use case | backend | s/evaluation, 1 worker | s/evaluation, 2 workers | speed-up |")
+    print("|---|---|---|---|---|")
+    for name, per_backend in stored.items():
+        for backend, t in per_backend.items():
+            one, two = t["seconds_per_evaluation_1_worker"], t["seconds_per_evaluation_2_workers"]
+            print(f"| {name} | {backend} | {one:.3g} | {two:.3g} | {t['speed_up_2_workers']:.2f} |")
 
 
 if __name__ == "__main__":

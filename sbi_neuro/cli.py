@@ -139,19 +139,23 @@ def _cmd_usecases(args: argparse.Namespace) -> int:
         except DataError as err:
             print(f"{name}: needs the benchmark data ({err})\n")
             continue
-        timing = timings.get(name)
+        measured = timings.get(name, {})
         speed = (
-            f"{timing['seconds_per_evaluation_1_worker']:.3g} s per evaluation (1 worker), "
-            f"{timing['seconds_per_evaluation_2_workers']:.3g} s (2 workers), measured {timing['date']}"
-            if timing
-            else "time per evaluation not measured yet (python benchmarks/usecase_timing.py)"
+            "; ".join(
+                f"{backend}: {t['seconds_per_evaluation_1_worker']:.3g} s (1 worker), "
+                f"{t['seconds_per_evaluation_2_workers']:.3g} s (2 workers)"
+                for backend, t in measured.items()
+            )
+            if measured
+            else "not measured yet (python benchmarks/usecase_timing.py)"
         )
         print(f"{name}: {uc.title}")
         print(f"  {uc.prior.dim} parameters: {', '.join(p.label for p in uc.prior.parameters)}")
         print(f"  data: {', '.join(uc.data_files) or 'none'}; default target: {uc.default_target}")
         backends = usecase_backends(name)
         print(f"  backends: {', '.join(backends)} (default {backends[0]})")
-        print(f"  options: {', '.join(usecase_options(name)) or 'none'}; {speed}\n")
+        print(f"  options: {', '.join(usecase_options(name)) or 'none'}")
+        print(f"  time per evaluation: {speed}\n")
     return 0
 
 

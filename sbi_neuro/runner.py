@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -82,3 +83,20 @@ class Runner:
         tasks = [Task(i, theta[s : s + size], batch_seed(seed, i)) for i, s in enumerate(starts)]
         done = dict(self.run(tasks, desc))
         return EvalBatch.concat([done[i] for i in range(len(tasks))])
+
+
+def measure_throughput(evaluator: Evaluator, theta: np.ndarray, workers: int, chunk_size: int) -> float:
+    """Evaluations per second of ``theta`` through a ``Runner`` with ``workers`` processes.
+
+    The workers are started and warmed up (models built, kernels compiled) before the
+    clock starts; tasks hold ``chunk_size`` parameter sets. For benchmarks.
+    """
+    runner = Runner(evaluator, workers=workers, progress=False)
+    list(runner.run([Task(i, theta[:1], 0) for i in range(2 * workers)]))
+    tasks = [
+        Task(i, theta[s : s + chunk_size], batch_seed(0, i))
+        for i, s in enumerate(range(0, len(theta), chunk_size))
+    ]
+    start = time.perf_counter()
+    list(runner.run(tasks))
+    return len(theta) / (time.perf_counter() - start)

@@ -115,6 +115,9 @@ def test_cli_lists_every_usecase() -> None:
     assert out.returncode == 0, out.stderr
     for name in BUILDERS:
         assert f"{name}:" in out.stdout
+    assert "backends: neuron, batched (default neuron)" in out.stdout  # hh
+    assert "backends: batched, brian2 (default batched)" in out.stdout  # hh_allen
+    assert "neuron: 0.0" in out.stdout  # a stored time per evaluation
 
 
 def test_cli_cell_option(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 TIMINGS_FILE = Path(__file__).resolve().parents[1] / "docs" / "usecase_timings.json"
 
 
-def stored_timings() -> dict[str, dict[str, Any]]:
-    """``{use case: {seconds_per_evaluation_1_worker, seconds_per_evaluation_2_workers, date}}``."""
+def stored_timings() -> dict[str, dict[str, dict[str, Any]]]:
+    """``{use case: {backend: {seconds_per_evaluation_1_worker, ..._2_workers, date}}}``."""
     if not TIMINGS_FILE.is_file():
         return {}
     return dict(json.loads(TIMINGS_FILE.read_text()))
