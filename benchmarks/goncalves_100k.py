@@ -15,8 +15,11 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from sbi_neuro.api import run
 from sbi_neuro.runs import RunConfig
+from usecases import get_usecase
 
 
 def main() -> None:
@@ -27,6 +30,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=1000, help="simulations per bank file and task")
     parser.add_argument("--out", default="runs/benchmarks/goncalves_100k")
+    parser.add_argument("--predictive", type=int, default=200, help="posterior samples simulated for the PPC")
     args = parser.parse_args()
 
     fit = 100
@@ -66,6 +70,27 @@ def main() -> None:
     print(f"\nbest error {summary['best_error']:.4g} (MAP {summary['map_error']:.4g}); x_o:")
     print(json.dumps(summary["x_o"]))
     print(f"plots: {out}/plots/ (pairplot.png, posterior_predictive.png, best_fit.png)")
+    posterior_predictive(config, out, summary["x_o"], args.predictive)
+
+
+def posterior_predictive(config: RunConfig, out: Path, x_o: dict[str, float], n: int) -> None:
+    """Simulate ``n`` saved posterior samples (analysis only, not charged) and compare features with x_o."""
+    uc = get_usecase(config.usecase, backend=config.backend, **config.options)
+    samples = np.loadtxt(out / "posterior_samples.csv", delimiter=",", skiprows=1)[:n]
+    result = uc.simulator(samples, seed=config.seed + 1)
+    x = uc.features(result.t, result.traces)
+    count = x[:, 0]
+    target_count = x_o["spike_count"]
+    within = np.abs(count - target_count) <= 0.2 * target_count
+    print(f"\nposterior predictive, {n} posterior samples simulated (not charged to the budget):")
+    print(
+        f"spike count median {np.nanmedian(count):.0f} (target {target_count:.0f}); within ±20% of the "
+        f"target: {within.mean():.0%}; silent: {np.mean(count == 0):.0%}"
+    )
+    print("| feature | target | posterior predictive median [5%, 95%] |\n|---|---|---|")
+    for j, name in enumerate(uc.features.names):
+        lo, med, hi = np.nanpercentile(x[:, j], [5, 50, 95])
+        print(f"| {name} | {x_o[name]:.4g} | {med:.4g} [{lo:.4g}, {hi:.4g}] |")
 
 
 if __name__ == "__main__":
