@@ -11,6 +11,7 @@ from typing import Any
 
 from sbi_neuro.data import DataError
 from sbi_neuro.inference import NPESettings
+from sbi_neuro.optimizers import OPTIMIZERS
 from sbi_neuro.runs import RunConfig
 
 
@@ -47,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fit", help="fit a use case with a metaheuristic optimiser")
     _common(p)
-    p.add_argument("--method", default="cmaes", choices=["cmaes"])
+    p.add_argument("--method", default="cmaes", choices=sorted(OPTIMIZERS))
     p.add_argument("--budget", type=int, default=5000, help="simulation budget (default 5000)")
     p.add_argument("--popsize", type=int, default=100, help="population size (default 100, as Neuroptimus)")
     p.set_defaults(func=_cmd_fit)

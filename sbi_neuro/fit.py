@@ -28,7 +28,7 @@ def run_optimizer(run: Run, runner: Runner) -> dict[str, Any]:
     optimizer = make_optimizer(cfg.method, prior.dim, cfg.seed, cfg.population_size)
     batches: list[EvalBatch] = []
     spent, generation = 0, 0
-    while spent < cfg.budget:
+    while spent < cfg.budget and not optimizer.finished:
         u = optimizer.ask()
         size = min(len(u), cfg.budget - spent)
         theta = prior.from_unit(u[:size])
@@ -43,7 +43,7 @@ def run_optimizer(run: Run, runner: Runner) -> dict[str, Any]:
             batch = runner.evaluate(theta, batch_seed(cfg.seed, generation), desc=f"generation {generation}")
             run.bank.write(generation, batch)
         if size == len(u):
-            optimizer.tell(u, batch.error)
+            optimizer.tell(u, batch.error, batch.components)
         batches.append(batch)
         spent += size
         generation += 1

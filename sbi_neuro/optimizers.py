@@ -2,7 +2,9 @@
 
 Every optimiser proposes parameter sets in [0, 1]^d (the unit cube of the
 prior's inference space; ``Prior.from_unit`` maps them to physical units) and
-is told their errors. Each instance has its own seed.
+is told their weighted errors and unweighted error components (multi-objective
+methods use the components). Each instance has its own seed. A method that can
+stop before the budget is spent (a converged local search) sets ``finished``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ class AskTell(Protocol):
 
     name: str
     population_size: int
+    finished: bool
 
     def ask(self) -> np.ndarray:
-        """The next generation, shape ``(population_size, d)`` in [0, 1]^d."""
+        """The next batch, shape ``(k, d)`` in [0, 1]^d (k = population_size for population methods)."""
         ...
 
-    def tell(self, u: np.ndarray, errors: np.ndarray) -> None:
-        """Report the errors of the last generation (same row order)."""
+    def tell(self, u: np.ndarray, errors: np.ndarray, components: np.ndarray) -> None:
+        """Report the weighted errors ``(k,)`` and components ``(k, c)`` of the last batch (same rows).
+
+        Components of failed simulations are NaN; their error is ``FAILED_ERROR``.
+        """
         ...
 
     def settings(self) -> dict[str, object]:
@@ -40,6 +46,7 @@ class CMAES:
     """
 
     name = "cmaes"
+    finished = False
 
     def __init__(self, dim: int, seed: int, population_size: int = 100, sigma0: float = 0.3) -> None:
         from cmaes import CMA
@@ -64,7 +71,7 @@ class CMAES:
     def ask(self) -> np.ndarray:
         return np.array([self._cma.ask() for _ in range(self.population_size)])
 
-    def tell(self, u: np.ndarray, errors: np.ndarray) -> None:
+    def tell(self, u: np.ndarray, errors: np.ndarray, components: np.ndarray) -> None:
         self._cma.tell([(ui, float(ei)) for ui, ei in zip(u, errors, strict=True)])
 
     def settings(self) -> dict[str, object]:

@@ -12,9 +12,13 @@ import numpy as np
 from sbi_neuro.bank import SimulationBank, atomic_write_text
 from sbi_neuro.evaluation import Evaluator
 from sbi_neuro.inference import NPESettings
+from sbi_neuro.optimizers import OPTIMIZERS
 from usecases import Target, UseCase, get_usecase
 
-METHODS = ("npe", "cmaes", "prior")  # prior: a bank of prior simulations only (sbi-neuro simulate)
+# Bayesian methods; optimisers (sbi_neuro.optimizers.OPTIMIZERS); prior: a bank of prior simulations
+# only (sbi-neuro simulate).
+BAYESIAN_METHODS = ("npe", "tsnpe", "npe_cmaes")
+METHODS = (*BAYESIAN_METHODS, *OPTIMIZERS, "prior")
 # Settings that change where or how fast a run goes, not what it computes.
 NOT_IDENTITY = ("workers", "data_dir", "progress")
 
@@ -73,12 +77,12 @@ class RunConfig:
             raise ValueError(f"posterior_samples must be >= 1000, got {self.posterior_samples}")
         if self.record_dt_ms is not None and self.record_dt_ms <= 0:
             raise ValueError(f"record_dt_ms must be > 0, got {self.record_dt_ms}")
-        if self.method == "npe" and self.training_simulations < 100:
+        if self.method in BAYESIAN_METHODS and self.training_simulations < 100:
             raise ValueError(
                 f"budget {self.budget} leaves {self.training_simulations} training simulations after "
                 f"{self.n_fit_candidates} best-fit simulations; NPE needs at least 100"
             )
-        if self.method not in ("npe", "prior") and self.budget < self.population_size:
+        if self.method in OPTIMIZERS and self.budget < self.population_size:
             raise ValueError(
                 f"budget ({self.budget}) must be at least one generation (population_size "
                 f"{self.population_size})"
