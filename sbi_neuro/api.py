@@ -9,6 +9,7 @@ from sbi_neuro.bayes import run_npe, run_prior
 from sbi_neuro.fit import run_optimizer
 from sbi_neuro.runner import Runner
 from sbi_neuro.runs import RunConfig, open_run
+from sbi_neuro.sequential import run_npe_cmaes, run_tsnpe
 
 
 def run(config: RunConfig, out: str | Path) -> dict[str, Any]:
@@ -19,4 +20,8 @@ def run(config: RunConfig, out: str | Path) -> dict[str, Any]:
         return run_npe(opened, runner)
     if config.method == "prior":
         return run_prior(opened, runner)
+    if config.method == "tsnpe":
+        return run_tsnpe(opened, runner)
+    if config.method == "npe_cmaes":
+        return run_npe_cmaes(opened, runner)
     return run_optimizer(opened, runner)

@@ -1,8 +1,10 @@
 """A Bayesian run: prior simulations → NPE → posterior at the target → MAP and best fit.
 
-Budget accounting: ``budget = training simulations + best-fit simulations``;
-the best fit is the lowest-error parameter set among the MAP and the top
-posterior samples (by posterior density), each simulated and charged.
+Budget accounting: ``budget = training simulations + best-fit simulations``.
+NPE's best-fit search simulates the MAP and the top posterior samples (by
+posterior density), each charged; the run's best fit is its lowest-error
+evaluation, as for every method. ``sbi_neuro.sequential`` adds TSNPE and the
+posterior-seeded CMA-ES on the same pieces.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -75,39 +78,75 @@ def run_prior(run: Run, runner: Runner) -> dict[str, Any]:
 def run_npe(run: Run, runner: Runner) -> dict[str, Any]:
     """Run (or continue) a Bayesian run end to end; returns the summary."""
     start = time.perf_counter()
-    cfg, prior, features = run.config, run.usecase.prior, run.usecase.features
-    x_o = observed_features(run)
-
+    cfg = run.config
     training = simulate_prior(run, runner, cfg.training_simulations)
     simulated = time.perf_counter()
-    posterior = _trained_posterior(run, training)
-    trained = time.perf_counter()
+    posterior = trained_posterior(run, training)
+    stages = {"prior_simulations": simulated - start, "training": time.perf_counter() - simulated}
+    fit_index = math.ceil(cfg.training_simulations / cfg.batch_size)
+    return finish_bayesian(run, runner, training, posterior, start, stages, fit_candidates(fit_index))
 
+
+Search = Callable[[Run, Runner, TrainedPosterior, np.ndarray, np.ndarray, np.ndarray], EvalBatch]
+
+
+def fit_candidates(fit_index: int) -> Search:
+    """NPE's best-fit search: simulate the MAP and the top posterior samples (bank batch ``fit_index``)."""
+
+    def search(
+        run: Run,
+        runner: Runner,
+        posterior: TrainedPosterior,
+        samples: np.ndarray,
+        theta_map: np.ndarray,
+        x_o: np.ndarray,
+    ) -> EvalBatch:
+        if run.bank.has(fit_index):
+            return run.bank.read(fit_index)
+        theta_fit = _fit_candidates(posterior, samples, theta_map, x_o, run.config.n_fit_candidates)
+        candidates = runner.evaluate(
+            theta_fit, batch_seed(run.config.seed, fit_index), desc="best-fit candidates"
+        )
+        run.bank.write(fit_index, candidates)
+        return candidates
+
+    return search
+
+
+def finish_bayesian(
+    run: Run,
+    runner: Runner,
+    training: EvalBatch,
+    posterior: TrainedPosterior,
+    start: float,
+    stages: dict[str, float],
+    search: Search,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Posterior at the target, the best-fit search (its first evaluation is the MAP), outputs, summary."""
+    cfg, prior, features = run.config, run.usecase.prior, run.usecase.features
+    searched = time.perf_counter()
+    x_o = observed_features(run)
     samples = posterior.sample(cfg.posterior_samples, x_o, seed=cfg.seed)
     write_samples_csv(run.folder / "posterior_samples.csv", prior.names, samples[:SAVED_SAMPLES])
     theta_map = posterior.map(x_o, seed=cfg.seed)
-
-    fit_index = math.ceil(cfg.training_simulations / cfg.batch_size)
-    if run.bank.has(fit_index):
-        candidates = run.bank.read(fit_index)
-    else:
-        theta_fit = _fit_candidates(posterior, samples, theta_map, x_o, cfg.n_fit_candidates)
-        candidates = runner.evaluate(theta_fit, batch_seed(cfg.seed, fit_index), desc="best-fit candidates")
-        run.bank.write(fit_index, candidates)
+    candidates = search(run, runner, posterior, samples, theta_map, x_o)
+    stages["best_fit_search"] = time.perf_counter() - searched
     evaluations = EvalBatch.concat([training, candidates])
-    best_candidate = int(np.argmin(candidates.error))
-    best = len(training) + best_candidate
+    # The run's best fit is its lowest-error evaluation, as for every method (almost always a candidate).
+    best = int(np.argmin(evaluations.error))
 
     lo, hi = np.percentile(samples, [5, 95], axis=0)
     truth = run.usecase.truth_vector if run.target.from_ground_truth else None
     summary: dict[str, Any] = {
-        "method": "npe",
+        "method": cfg.method,
         "usecase": run.usecase.name,
         "target": run.target.source,
         "simulations": len(evaluations),
         "training_simulations": len(training),
         "best_fit": prior.as_dict(evaluations.theta[best]),
         "best_error": float(evaluations.error[best]),
+        "best_evaluation": best,
         "map": prior.as_dict(theta_map),
         "map_error": float(candidates.error[0]),
         "best_training_error": float(np.min(training.error)),
@@ -115,6 +154,7 @@ def run_npe(run: Run, runner: Runner) -> dict[str, Any]:
         "interval_90": {n: [float(a), float(b)] for n, a, b in zip(prior.names, lo, hi, strict=True)},
         "training": posterior.info,
         "x_o": dict(zip(features.names, map(float, x_o), strict=True)),
+        **(extra or {}),
     }
     if truth is not None:
         summary["truth"] = prior.as_dict(truth)
@@ -123,31 +163,36 @@ def run_npe(run: Run, runner: Runner) -> dict[str, Any]:
         }
     wall = time.perf_counter() - start
     algorithm = {
-        "name": "NPE (sbi)",
-        "settings": {**run.config.to_json()["npe"], "fit_candidates": cfg.n_fit_candidates},
+        "name": {
+            "npe": "NPE (sbi)",
+            "tsnpe": "TSNPE (sbi)",
+            "npe_cmaes": "NPE + posterior-seeded CMA-ES",
+        }.get(cfg.method, cfg.method),
+        "settings": {
+            **run.config.to_json()["npe"],
+            "fit_candidates": cfg.n_fit_candidates,
+            **{k: v for k, v in (extra or {}).items() if k.endswith("_settings")},
+        },
     }
     write_metadata(run, evaluations, best, algorithm, wall, {"resumed": run.resumed})
     write_evaluations_csv(run, evaluations)
     plot_best_fit(run, evaluations.theta[best], run.plots / "best_fit.png")
     plot_convergence(
-        evaluations.error, run.plots / "convergence.png", "NPE (prior sims, then best-fit candidates)"
+        evaluations.error, run.plots / "convergence.png", f"{cfg.method} (training, then best-fit search)"
     )
     plot_pairplot(run, samples, run.plots / "pairplot.png")
     plot_posterior_predictive(run, samples, run.plots / "posterior_predictive.png")
     summary["wall_time_s"] = wall
     # Of this invocation (a resumed run skips what is already on disk).
-    summary["stage_wall_s"] = {
-        "prior_simulations": round(simulated - start, 1),
-        "training": round(trained - simulated, 1),
-        "best_fit_and_outputs": round(time.perf_counter() - trained, 1),
-    }
+    stages["outputs"] = time.perf_counter() - start - sum(stages.values())
+    summary["stage_wall_s"] = {k: round(v, 1) for k, v in stages.items()}
     atomic_write_text(run.folder / "summary.json", json.dumps(summary, indent=1))
     return summary
 
 
-def _trained_posterior(run: Run, training: EvalBatch) -> TrainedPosterior:
-    """Load the run's trained posterior, or train and save it."""
-    folder = run.folder / "posterior"
+def trained_posterior(run: Run, training: EvalBatch, name: str = "posterior") -> TrainedPosterior:
+    """Load the run's trained posterior ``name``, or train it on ``training`` and save it."""
+    folder = run.folder / name
     prior, features = run.usecase.prior, run.usecase.features
     if (folder / "spec.json").exists():
         return TrainedPosterior.load(folder, prior)

@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("infer", help="Bayesian inference (NPE) and best fit on a use case")
     _common(p)
     p.add_argument("--simulations", type=int, default=5000, help="total simulation budget (default 5000)")
+    p.add_argument(
+        "--method",
+        default="npe",
+        choices=["npe", "tsnpe", "npe_cmaes"],
+        help="npe: one round; tsnpe: truncated sequential rounds; npe_cmaes: NPE then CMA-ES from the "
+        "posterior, same budget (default npe)",
+    )
+    p.add_argument("--rounds", type=int, default=4, help="tsnpe rounds (default 4)")
+    p.add_argument("--npe-fraction", type=float, default=0.3, help="npe_cmaes: budget share for NPE (0.3)")
     p.add_argument("--density-estimator", choices=["maf", "nsf"], default="maf")
     p.add_argument(
         "--fit-candidates", type=int, default=0, help="simulations for MAP + top samples (0: auto)"
@@ -163,8 +172,10 @@ def _cmd_usecases(args: argparse.Namespace) -> int:
 def _cmd_infer(args: argparse.Namespace) -> int:
     cfg = _config(
         args,
-        "npe",
+        args.method,
         args.simulations,
+        rounds=args.rounds,
+        npe_fraction=args.npe_fraction,
         fit_candidates=args.fit_candidates,
         posterior_samples=args.posterior_samples,
         npe=NPESettings(density_estimator=args.density_estimator),

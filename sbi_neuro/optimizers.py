@@ -9,9 +9,13 @@ stop before the budget is spent (a converged local search) sets ``finished``.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
+
+from sbi_neuro.metaheuristics import DE, IBEA, LBFGSB, NSGA2, PSO, NelderMead, RandomSearch
 
 
 class AskTell(Protocol):
@@ -83,10 +87,26 @@ class CMAES:
         }
 
 
-OPTIMIZERS = {"cmaes": CMAES}
+# Method name → class; the baselines of the Neuroptimus comparison are in sbi_neuro.metaheuristics.
+OPTIMIZERS: dict[str, Callable[..., AskTell]] = {
+    "cmaes": CMAES,
+    "random": RandomSearch,
+    "pso": PSO,
+    "de": DE,
+    "nsga2": NSGA2,
+    "ibea": IBEA,
+    "nelder_mead": NelderMead,
+    "lbfgsb": LBFGSB,
+}
 
 
-def make_optimizer(name: str, dim: int, seed: int, population_size: int) -> AskTell:
+def make_optimizer(name: str, dim: int, seed: int, population_size: int, **settings: object) -> AskTell:
+    """A fresh optimiser; ``settings`` are passed to its constructor (see each class for its defaults)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown method {name!r}; available: {', '.join(sorted(OPTIMIZERS))}")
-    return OPTIMIZERS[name](dim=dim, seed=seed, population_size=population_size)
+    cls = OPTIMIZERS[name]
+    known = set(inspect.signature(cls).parameters) - {"dim", "seed", "population_size"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(f"unknown settings {unknown} for {name}; known: {sorted(known)}")
+    return cls(dim=dim, seed=seed, population_size=population_size, **settings)

@@ -46,6 +46,9 @@ class RunConfig:
             posterior samples); 0 means min(100, max(10, budget // 50)).
         posterior_samples: posterior samples drawn at the target (≥ 1000 are saved).
         npe: density estimator and training settings.
+        rounds: TSNPE rounds (the training budget is split equally).
+        npe_fraction: npe_cmaes: share of the budget spent on NPE training simulations.
+        search_population: npe_cmaes: CMA-ES population (0: CMA-ES's default 4 + ⌊3 ln d⌋).
     """
 
     usecase: str
@@ -63,6 +66,9 @@ class RunConfig:
     fit_candidates: int = 0
     posterior_samples: int = 10_000
     npe: NPESettings = field(default_factory=NPESettings)
+    rounds: int = 4
+    npe_fraction: float = 0.3
+    search_population: int = 0
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -71,16 +77,22 @@ class RunConfig:
         for name in ("budget", "workers", "batch_size", "population_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
+        if not 0 < self.npe_fraction < 1:
+            raise ValueError(f"npe_fraction must lie in (0, 1), got {self.npe_fraction}")
+        if self.search_population < 0 or self.search_population == 1:
+            raise ValueError(f"search_population must be 0 (default) or >= 2, got {self.search_population}")
         if self.fit_candidates < 0:
             raise ValueError(f"fit_candidates must be >= 0, got {self.fit_candidates}")
         if self.posterior_samples < 1000:
             raise ValueError(f"posterior_samples must be >= 1000, got {self.posterior_samples}")
         if self.record_dt_ms is not None and self.record_dt_ms <= 0:
             raise ValueError(f"record_dt_ms must be > 0, got {self.record_dt_ms}")
-        if self.method in BAYESIAN_METHODS and self.training_simulations < 100:
+        if self.method in BAYESIAN_METHODS and self.training_simulations < 100 * self.rounds_used:
             raise ValueError(
-                f"budget {self.budget} leaves {self.training_simulations} training simulations after "
-                f"{self.n_fit_candidates} best-fit simulations; NPE needs at least 100"
+                f"budget {self.budget} leaves {self.training_simulations} training simulations for "
+                f"{self.method}; it needs at least 100 per round"
             )
         if self.method in OPTIMIZERS and self.budget < self.population_size:
             raise ValueError(
@@ -89,11 +101,17 @@ class RunConfig:
             )
 
     @property
+    def rounds_used(self) -> int:
+        return self.rounds if self.method == "tsnpe" else 1
+
+    @property
     def n_fit_candidates(self) -> int:
         return self.fit_candidates or min(100, max(10, self.budget // 50))
 
     @property
     def training_simulations(self) -> int:
+        if self.method == "npe_cmaes":
+            return round(self.npe_fraction * self.budget)
         return self.budget - self.n_fit_candidates
 
     def to_json(self) -> dict[str, Any]:

@@ -1,0 +1,171 @@
+"""Bayesian methods in stages: truncated sequential NPE, and NPE followed by a posterior-seeded CMA-ES.
+
+TSNPE (Deistler et al. 2022, "Truncated proposals for scalable and hassle-free
+simulation-based inference"): round 0 simulates the prior; each later round
+simulates the prior *truncated* to the current posterior's highest-density
+region at the target (prior samples whose posterior log-density is above the
+1e-4 quantile of the posterior's own samples, as sbi's
+``get_density_thresholder`` + ``RestrictedPrior`` do), and NPE is retrained on
+every simulation so far with the ordinary (first-round) loss, which the
+truncated proposal keeps valid. sbi recommends this over SNPE-C's multi-round
+loss, which leaks mass on hard problems (shared/docs/SBI_NOTES.md).
+
+NPE + CMA-ES (ours): a share of the budget trains NPE on prior simulations; the
+MAP is simulated; CMA-ES then starts at the MAP with the posterior's covariance
+(both in the unit cube of the prior's inference space) and spends the rest of
+the budget. Every simulation is charged to the same budget.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from priors import Prior
+from sbi_neuro.bayes import Search, finish_bayesian, fit_candidates, simulate_prior, trained_posterior
+from sbi_neuro.evaluation import EvalBatch
+from sbi_neuro.fit import optimize
+from sbi_neuro.inference import TrainedPosterior
+from sbi_neuro.optimizers import CMAES
+from sbi_neuro.runner import Runner, Task, batch_seed
+from sbi_neuro.runs import Run, observed_features
+
+TRUNCATION_QUANTILE = 1e-4  # sbi's default for get_density_thresholder
+MAX_PROPOSED = 2_000_000  # prior draws per round before falling back to posterior samples
+ROUND_SEED_OFFSET = 900_000  # seeds of the truncated-prior draws, apart from the batch seeds
+
+
+def run_tsnpe(run: Run, runner: Runner) -> dict[str, Any]:
+    """Run (or continue) TSNPE over ``config.rounds`` rounds; returns the summary."""
+    start = time.perf_counter()
+    cfg, prior = run.config, run.usecase.prior
+    sizes = _split(cfg.training_simulations, cfg.rounds)
+    data = simulate_prior(run, runner, sizes[0])
+    posterior = trained_posterior(run, data, "posterior_round0")
+    x_o = observed_features(run)
+    index = math.ceil(sizes[0] / cfg.batch_size)
+    rounds = [{"round": 0, "simulations": sizes[0], "proposal": "prior", "acceptance": 1.0}]
+    for r, size in enumerate(sizes[1:], start=1):
+        seed = batch_seed(cfg.seed, ROUND_SEED_OFFSET + r)
+        theta, acceptance = truncated_prior_sample(posterior, prior, x_o, size, seed)
+        batch = simulate_batches(run, runner, theta, index, f"round {r} simulations")
+        index += math.ceil(size / cfg.batch_size)
+        data = EvalBatch.concat([data, batch])
+        posterior = trained_posterior(run, data, f"posterior_round{r}")
+        rounds.append(
+            {"round": r, "simulations": size, "proposal": "truncated prior", "acceptance": acceptance}
+        )
+    stages = {"simulations_and_training": time.perf_counter() - start}
+    settings = {"rounds": cfg.rounds, "truncation_quantile": TRUNCATION_QUANTILE}
+    extra = {"tsnpe_settings": settings, "rounds": rounds}
+    return finish_bayesian(run, runner, data, posterior, start, stages, fit_candidates(index), extra)
+
+
+def run_npe_cmaes(run: Run, runner: Runner) -> dict[str, Any]:
+    """Run (or continue) NPE on a share of the budget, then CMA-ES from the posterior on the rest."""
+    start = time.perf_counter()
+    cfg = run.config
+    training = simulate_prior(run, runner, cfg.training_simulations)
+    simulated = time.perf_counter()
+    posterior = trained_posterior(run, training)
+    stages = {"prior_simulations": simulated - start, "training": time.perf_counter() - simulated}
+    fit_index = math.ceil(cfg.training_simulations / cfg.batch_size)
+    population = cfg.search_population or _cma_default_population(run.usecase.prior.dim)
+    settings = {"npe_fraction": cfg.npe_fraction, "cma_population": population}
+    search = posterior_seeded_cmaes(fit_index, cfg.budget - cfg.training_simulations, population)
+    return finish_bayesian(
+        run, runner, training, posterior, start, stages, search, {"hybrid_settings": settings}
+    )
+
+
+def posterior_seeded_cmaes(fit_index: int, budget: int, population: int) -> Search:
+    """Simulate the MAP (bank batch ``fit_index``), then CMA-ES from it with the posterior's covariance."""
+
+    def search(
+        run: Run,
+        runner: Runner,
+        posterior: TrainedPosterior,
+        samples: np.ndarray,
+        theta_map: np.ndarray,
+        x_o: np.ndarray,
+    ) -> EvalBatch:
+        prior = run.usecase.prior
+        first = simulate_batches(run, runner, theta_map[None, :], fit_index, "MAP")
+        optimizer = SeededCMAES(
+            prior.to_unit(theta_map[None, :])[0], prior.to_unit(samples), run.config.seed, population
+        )
+        batches = optimize(run, runner, optimizer, budget - 1, first_index=fit_index + 1)
+        return EvalBatch.concat([first, *batches])
+
+    return search
+
+
+class SeededCMAES(CMAES):
+    """CMA-ES (``cmaes`` package) started at ``mean`` with the covariance of ``samples`` (unit cube)."""
+
+    def __init__(self, mean: np.ndarray, samples: np.ndarray, seed: int, population_size: int) -> None:
+        from cmaes import CMA
+
+        dim = mean.size
+        cov = np.atleast_2d(np.cov(samples, rowvar=False)) + 1e-10 * np.eye(dim)
+        sigma = float(np.sqrt(np.trace(cov) / dim))
+        self.population_size = population_size
+        self._seed = seed
+        self._sigma0 = sigma
+        self._mean0 = np.clip(mean, 1e-6, 1 - 1e-6)
+        self._cma = CMA(
+            mean=self._mean0.copy(),
+            sigma=sigma,
+            cov=cov / sigma**2,
+            bounds=np.tile([0.0, 1.0], (dim, 1)),
+            population_size=population_size,
+            seed=seed,
+        )
+
+
+def truncated_prior_sample(
+    posterior: TrainedPosterior, prior: Prior, x_o: np.ndarray, n: int, seed: int
+) -> tuple[np.ndarray, float]:
+    """``n`` prior samples inside the posterior's 1 − 1e-4 highest-density region at ``x_o``, and the
+    acceptance rate. If fewer than ``n`` are found in ``MAX_PROPOSED`` draws, posterior samples fill up."""
+    reference = posterior.sample(10_000, x_o, seed=seed)
+    threshold = float(np.quantile(posterior.log_prob(reference, x_o), TRUNCATION_QUANTILE))
+    rng = np.random.default_rng(seed)
+    accepted: list[np.ndarray] = []
+    found = proposed = 0
+    while found < n and proposed < MAX_PROPOSED:
+        candidates = prior.sample(20_000, rng)
+        proposed += len(candidates)
+        keep = candidates[posterior.log_prob(candidates, x_o) >= threshold]
+        accepted.append(keep)
+        found += len(keep)
+    if found < n:
+        accepted.append(reference[: n - found])
+    return np.concatenate(accepted)[:n], found / proposed
+
+
+def simulate_batches(run: Run, runner: Runner, theta: np.ndarray, first_index: int, desc: str) -> EvalBatch:
+    """Evaluate ``theta`` as bank batches ``first_index, ...`` (batches on disk are reused)."""
+    size = run.config.batch_size
+    starts = range(0, len(theta), size)
+    indices = [first_index + i for i in range(len(starts))]
+    tasks = [
+        Task(index, theta[s : s + size], batch_seed(run.config.seed, index))
+        for index, s in zip(indices, starts, strict=True)
+        if not run.bank.has(index)
+    ]
+    for index, batch in runner.run(tasks, desc=desc):
+        run.bank.write(index, batch)
+    return run.bank.load(indices)
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if r < total % parts else 0) for r in range(parts)]
+
+
+def _cma_default_population(dim: int) -> int:
+    """CMA-ES's default population, 4 + ⌊3 ln d⌋ (Hansen's rule)."""
+    return 4 + int(3 * math.log(dim))
