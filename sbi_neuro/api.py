@@ -11,17 +11,21 @@ from sbi_neuro.runner import Runner
 from sbi_neuro.runs import RunConfig, open_run
 from sbi_neuro.sequential import run_npe_cmaes, run_tsnpe
 
+BAYESIAN = {"npe": run_npe, "tsnpe": run_tsnpe, "npe_cmaes": run_npe_cmaes, "prior": run_prior}
 
-def run(config: RunConfig, out: str | Path) -> dict[str, Any]:
-    """Run (or continue) ``config`` in the folder ``out``; returns the run summary."""
+
+def run(config: RunConfig, out: str | Path, index: str | Path | None = None) -> dict[str, Any]:
+    """Run (or continue) ``config`` in the folder ``out``; returns the run summary.
+
+    A finished fit or inference is recorded in the results index ``index`` (default:
+    ``$SBI_NEURO_INDEX`` or ``runs/index.sqlite``).
+    """
     opened = open_run(config, out)
     runner = Runner(opened.evaluator, workers=config.workers, progress=config.progress)
-    if config.method == "npe":
-        return run_npe(opened, runner)
-    if config.method == "prior":
-        return run_prior(opened, runner)
-    if config.method == "tsnpe":
-        return run_tsnpe(opened, runner)
-    if config.method == "npe_cmaes":
-        return run_npe_cmaes(opened, runner)
-    return run_optimizer(opened, runner)
+    summary = BAYESIAN.get(config.method, run_optimizer)(opened, runner)
+    if config.method != "prior":
+        from sbi_neuro.index import ResultsIndex
+
+        with ResultsIndex(index) as results:
+            results.record_run(opened.folder)
+    return summary

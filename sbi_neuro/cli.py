@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sbi_neuro.data import DataError
+from sbi_neuro.index import add_runs_parser
 from sbi_neuro.inference import NPESettings
 from sbi_neuro.optimizers import OPTIMIZERS
 from sbi_neuro.runs import RunConfig
@@ -69,6 +70,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=1000, help="number of prior simulations (default 1000)")
     p.set_defaults(func=_cmd_simulate)
 
+    p = sub.add_parser(
+        "compare", help="every method × seed on a use case at one budget: tables, box plots, convergence"
+    )
+    _common(p, out_required=False)
+    p.add_argument(
+        "--methods",
+        default="cmaes,pso,de,random,nelder_mead,lbfgsb,nsga2,ibea,npe,tsnpe,npe_cmaes",
+        help="comma-separated methods (default: all)",
+    )
+    p.add_argument("--budget", type=int, default=10_000, help="simulations per run (default 10000)")
+    p.add_argument(
+        "--seeds", default="10", help="number of seeds (1..N) or a comma-separated list (default 10)"
+    )
+    p.add_argument("--popsize", type=int, default=100, help="population of population methods (default 100)")
+    p.set_defaults(func=_cmd_compare)
+
+    add_runs_parser(sub)
+
     p = sub.add_parser("demo", help="end-to-end demo on UC1 with a simulated target (no data needed)")
     p.add_argument("--out", default="runs/demo", help="report folder (default runs/demo)")
     p.add_argument("--simulations", type=int, default=2000)
@@ -78,9 +97,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, out_required: bool = True) -> None:
     p.add_argument("usecase", help="use case name (see `sbi-neuro usecases`)")
-    p.add_argument("--out", required=True, help="run folder; re-running with the same folder continues")
+    if out_required:
+        p.add_argument("--out", required=True, help="run folder; re-running with the same folder continues")
+    else:
+        p.add_argument("--out", default="runs/compare", help="comparison folder (default runs/compare)")
+    p.add_argument("--index", help="results index: SQLite path or SQLAlchemy URL (default runs/index.sqlite)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     p.add_argument(
@@ -180,12 +203,12 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         posterior_samples=args.posterior_samples,
         npe=NPESettings(density_estimator=args.density_estimator),
     )
-    return _execute(cfg, Path(args.out))
+    return _execute(cfg, Path(args.out), args.index)
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     cfg = _config(args, args.method, args.budget, population_size=args.popsize)
-    return _execute(cfg, Path(args.out))
+    return _execute(cfg, Path(args.out), args.index)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -204,10 +227,21 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _execute(cfg: RunConfig, out: Path) -> int:
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from sbi_neuro.compare import compare, parse_seeds
+
+    base = _config(args, "cmaes", args.budget, population_size=args.popsize)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    table = compare(base, methods, parse_seeds(args.seeds), args.out, args.index)
+    ranking = Path(args.out) / "ranking.md"
+    print(f"\n{table.read_text()}\ntables and figures: {table.parent}/; ranking: {ranking}")
+    return 0
+
+
+def _execute(cfg: RunConfig, out: Path, index: str | None = None) -> int:
     from sbi_neuro.api import run
 
-    summary = run(cfg, out)
+    summary = run(cfg, out, index)
     _print_summary(summary, out)
     return 0
 

@@ -42,13 +42,14 @@ def run_optimizer(run: Run, runner: Runner) -> dict[str, Any]:
     if truth is not None:
         summary["truth"] = prior.as_dict(truth)
     wall = time.perf_counter() - start
+    summary["wall_time_s"] = wall
+    summary["finished_early"] = optimizer.finished
     algorithm = {"name": cfg.method, "settings": optimizer.settings()}
     write_metadata(run, evaluations, best, algorithm, wall, {"resumed": run.resumed})
     write_evaluations_csv(run, evaluations)
     atomic_write_text(run.folder / "summary.json", json.dumps(summary, indent=1))
     plot_best_fit(run, evaluations.theta[best], run.plots / "best_fit.png")
     plot_convergence(evaluations.error, run.plots / "convergence.png", cfg.method)
-    summary["wall_time_s"] = wall
     return summary
 
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
+# Runs made by tests go to a throw-away results index, never the project's runs/index.sqlite
+# (set before any test imports sbi_neuro; CLI subprocesses inherit it).
+if "SBI_NEURO_INDEX" not in os.environ:
+    os.environ["SBI_NEURO_INDEX"] = os.path.join(
+        tempfile.mkdtemp(prefix="sbi_neuro_test_index_"), "index.sqlite"
+    )
 
 ROOT = Path(__file__).resolve().parents[1]
 

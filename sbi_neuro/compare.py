@@ -1,0 +1,260 @@
+"""The comparison harness: every (method, seed) on a use case at one budget, then tables and figures.
+
+Layout: ``OUT/USECASE/METHOD/seedN/`` is an ordinary run folder (resumable; a
+finished run with the same configuration is reused, not recomputed). Every run
+is recorded in the results index. The aggregate goes to ``OUT/USECASE/``:
+``table.md``, ``table.csv``, ``best_error_boxplot.png``, ``convergence.png``;
+``OUT/ranking.md`` ranks methods across every use case compared into ``OUT``.
+
+Metrics (Neuroptimus protocol, shared/docs/USECASES.md): best error of a run;
+convergence curve = cumulative minimum error against evaluations (median, min
+and max over seeds); convergence score = Σ over generations of 100 evaluations
+of log10(best error so far), a run that stopped early (a converged local
+method) keeping its final best for the rest of the budget.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sbi_neuro.bank import atomic_write_text
+from sbi_neuro.runs import METHODS, RunConfig
+
+GENERATION = 100  # evaluations per generation for the convergence score
+
+
+@dataclass(frozen=True)
+class RunResult:
+    method: str
+    seed: int
+    folder: Path
+    errors: np.ndarray  # weighted error of every evaluation, in charge order
+    wall_time_s: float
+
+    @property
+    def best_error(self) -> float:
+        return float(np.min(self.errors))
+
+
+def compare(
+    base: RunConfig,
+    methods: list[str],
+    seeds: list[int],
+    out: str | Path,
+    index: str | Path | None = None,
+) -> Path:
+    """Run every (method, seed) of ``base`` (use case, budget, backend...) in ``out``; returns table.md."""
+    from sbi_neuro.api import run
+    from sbi_neuro.index import ResultsIndex
+
+    unknown = [m for m in methods if m not in METHODS or m == "prior"]
+    if unknown:
+        raise ValueError(
+            f"unknown methods {unknown}; available: {', '.join(m for m in METHODS if m != 'prior')}"
+        )
+    root = Path(out) / base.usecase
+    results = []
+    with ResultsIndex(index) as results_index:
+        for method in methods:
+            for seed in seeds:
+                config = replace(base, method=method, seed=seed)
+                folder = root / method / f"seed{seed}"
+                if not _finished(folder, config):
+                    print(f"{base.usecase}: {method}, seed {seed}", flush=True)
+                    run(config, folder)
+                results_index.record_run(folder)
+                results.append(load_result(folder))
+    table = write_tables(root, base, results)
+    write_ranking(Path(out))
+    return table
+
+
+def _finished(folder: Path, config: RunConfig) -> bool:
+    """A finished run of the same configuration is in ``folder`` (workers and progress may differ)."""
+    try:
+        stored = json.loads((folder / "config.json").read_text())
+        json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    current = config.to_json()
+    ignore = ("workers", "data_dir", "progress", "record_dt_ms", "backend")
+    same = all(stored.get(k) == v for k, v in current.items() if k not in ignore)
+    return same and (config.backend is None or stored.get("backend") == config.backend)
+
+
+def load_result(folder: Path) -> RunResult:
+    """A finished run's errors in charge order (from evaluations.csv) and its summary."""
+    summary = json.loads((folder / "summary.json").read_text())
+    with open(folder / "evaluations.csv", newline="") as handle:
+        errors = np.array([float(row["error"]) for row in csv.DictReader(handle)])
+    config = json.loads((folder / "config.json").read_text())
+    return RunResult(
+        config["method"], int(config["seed"]), folder, errors, float(summary.get("wall_time_s", np.nan))
+    )
+
+
+def best_so_far(errors: np.ndarray, budget: int) -> np.ndarray:
+    """Cumulative minimum over ``budget`` evaluations; a run that stopped early keeps its last best."""
+    curve = np.minimum.accumulate(errors[:budget])
+    return np.concatenate([curve, np.full(budget - curve.size, curve[-1])])
+
+
+def convergence_score(errors: np.ndarray, budget: int) -> float:
+    """Σ over generations of 100 evaluations of log10(best error so far at the generation's end)."""
+    curve = best_so_far(errors, budget)
+    ends = np.arange(GENERATION, budget + 1, GENERATION) - 1
+    return float(np.sum(np.log10(np.maximum(curve[ends], 1e-300))))
+
+
+def evaluations_to_reach(errors: np.ndarray, level: float) -> int | None:
+    """Evaluations until the best error first reaches ``level`` (None if never)."""
+    hit = np.flatnonzero(np.minimum.accumulate(errors) <= level)
+    return int(hit[0]) + 1 if hit.size else None
+
+
+def summarise(results: list[RunResult], budget: int) -> list[dict[str, Any]]:
+    """One row per method: best-error statistics, convergence score, and speed to CMA-ES's level."""
+    methods = list(dict.fromkeys(r.method for r in results))
+    reference = [r.best_error for r in results if r.method == "cmaes"]
+    level = float(np.median(reference)) if reference else None
+    rows = []
+    for method in methods:
+        runs = [r for r in results if r.method == method]
+        best = np.array([r.best_error for r in runs])
+        scores = [convergence_score(r.errors, budget) for r in runs]
+        reach = [evaluations_to_reach(r.errors, level) for r in runs] if level is not None else []
+        reached = [n for n in reach if n is not None]
+        rows.append(
+            {
+                "method": method,
+                "seeds": len(runs),
+                "median_best_error": float(np.median(best)),
+                "min_best_error": float(best.min()),
+                "max_best_error": float(best.max()),
+                "median_convergence_score": float(np.median(scores)),
+                "median_evaluations": float(np.median([min(r.errors.size, budget) for r in runs])),
+                "reached_cmaes_median": f"{len(reached)}/{len(runs)}" if level is not None else "",
+                "median_evaluations_to_cmaes_median": float(np.median(reached)) if reached else None,
+                "median_wall_time_s": float(np.median([r.wall_time_s for r in runs])),
+            }
+        )
+    rows.sort(key=lambda r: float(r["median_best_error"]))  # type: ignore[arg-type]
+    return rows
+
+
+def write_tables(root: Path, base: RunConfig, results: list[RunResult]) -> Path:
+    """table.md, table.csv and the two figures for one use case; returns table.md."""
+    rows = summarise(results, base.budget)
+    root.mkdir(parents=True, exist_ok=True)
+    fields = list(rows[0])
+    lines = [",".join(fields)] + [",".join(_csv(r[f]) for f in fields) for r in rows]
+    atomic_write_text(root / "table.csv", "\n".join(lines) + "\n")
+    header = (
+        "| rank | method | seeds | median best error | min | max | median convergence score | "
+        "median evaluations | reached CMA-ES median | median evaluations to it | median wall time (s) |"
+    )
+    md = [
+        f"# {base.usecase}: budget {base.budget}, backend {base.backend or 'default'}, target {base.target}",
+        "",
+        header,
+        "|" + "---|" * 11,
+    ]
+    for rank, r in enumerate(rows, start=1):
+        reach = r["median_evaluations_to_cmaes_median"]
+        cells = [
+            rank,
+            r["method"],
+            r["seeds"],
+            f"{r['median_best_error']:.3g}",
+            f"{r['min_best_error']:.3g}",
+            f"{r['max_best_error']:.3g}",
+            f"{r['median_convergence_score']:.1f}",
+            f"{r['median_evaluations']:.0f}",
+            r["reached_cmaes_median"],
+            "" if reach is None else f"{reach:.0f}",
+            f"{r['median_wall_time_s']:.0f}",
+        ]
+        md.append("| " + " | ".join(map(str, cells)) + " |")
+    md += ["", "![best errors](best_error_boxplot.png)", "", "![convergence](convergence.png)", ""]
+    atomic_write_text(root / "table.md", "\n".join(md))
+    _plot(root, base, results, [r["method"] for r in rows])
+    return root / "table.md"
+
+
+def _csv(value: Any) -> str:
+    return "" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
+
+
+def _plot(root: Path, base: RunConfig, results: list[RunResult], order: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(order)), 4))
+    data = [[max(r.best_error, 1e-300) for r in results if r.method == m] for m in order]
+    ax.boxplot(data, tick_labels=order)
+    ax.set_yscale("log")
+    ax.set_ylabel("best error of a run")
+    ax.set_title(f"{base.usecase}: best error over seeds, budget {base.budget}")
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    fig.tight_layout()
+    fig.savefig(root / "best_error_boxplot.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    x = np.arange(1, base.budget + 1)
+    for method in order:
+        curves = np.array([best_so_far(r.errors, base.budget) for r in results if r.method == method])
+        line = ax.plot(x, np.median(curves, axis=0), label=method)[0]
+        ax.fill_between(x, curves.min(axis=0), curves.max(axis=0), color=line.get_color(), alpha=0.15)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("best error so far (median; band: min–max over seeds)")
+    ax.set_title(f"{base.usecase}: convergence")
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(root / "convergence.png", dpi=110)
+    plt.close(fig)
+
+
+def write_ranking(out: Path) -> Path:
+    """Average rank of each method (by median best error) over every use case with a table in ``out``."""
+    ranks: dict[str, list[int]] = {}
+    usecases = []
+    for table in sorted(out.glob("*/table.csv")):
+        with open(table, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        usecases.append(table.parent.name)
+        for rank, row in enumerate(rows, start=1):
+            ranks.setdefault(row["method"], []).append(rank)
+    lines = [
+        f"# Ranking across use cases ({', '.join(usecases)})",
+        "",
+        "Rank 1 = lowest median best error on a use case; methods ordered by mean rank.",
+        "",
+        "| method | mean rank | use cases | ranks |",
+        "|---|---|---|---|",
+    ]
+    for method, r in sorted(ranks.items(), key=lambda kv: (np.mean(kv[1]), kv[0])):
+        lines.append(f"| {method} | {np.mean(r):.2f} | {len(r)} | {', '.join(map(str, r))} |")
+    path = out / "ranking.md"
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``10`` → seeds 1..10; ``3,5,8`` → those seeds."""
+    if "," in text:
+        return [int(s) for s in text.split(",") if s.strip()]
+    n = int(text)
+    if n < 1:
+        raise ValueError(f"--seeds takes a count >= 1 or a comma-separated list, got {text!r}")
+    return list(range(1, n + 1))
