@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, ValueError, RuntimeError) as err:
         print(f"sbi-neuro: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
