@@ -36,6 +36,7 @@ class RunResult:
     folder: Path
     errors: np.ndarray  # weighted error of every evaluation, in charge order
     wall_time_s: float
+    budget: int
 
     @property
     def best_error(self) -> float:
@@ -59,7 +60,7 @@ def compare(
             f"unknown methods {unknown}; available: {', '.join(m for m in METHODS if m != 'prior')}"
         )
     root = Path(out) / base.usecase
-    results = []
+    results: list[RunResult] = []
     with ResultsIndex(index) as results_index:
         for method in methods:
             for seed in seeds:
@@ -69,7 +70,12 @@ def compare(
                     print(f"{base.usecase}: {method}, seed {seed}", flush=True)
                     run(config, folder)
                 results_index.record_run(folder)
-                results.append(load_result(folder))
+    # The table covers every finished run of this budget under root, from this call or earlier ones.
+    for folder in sorted(root.glob("*/seed*")):
+        if (folder / "summary.json").is_file() and (folder / "evaluations.csv").is_file():
+            result = load_result(folder)
+            if result.budget == base.budget:
+                results.append(result)
     table = write_tables(root, base, results)
     write_ranking(Path(out))
     return table
@@ -94,9 +100,8 @@ def load_result(folder: Path) -> RunResult:
     with open(folder / "evaluations.csv", newline="") as handle:
         errors = np.array([float(row["error"]) for row in csv.DictReader(handle)])
     config = json.loads((folder / "config.json").read_text())
-    return RunResult(
-        config["method"], int(config["seed"]), folder, errors, float(summary.get("wall_time_s", np.nan))
-    )
+    wall = float(summary.get("wall_time_s", np.nan))
+    return RunResult(config["method"], int(config["seed"]), folder, errors, wall, int(config["budget"]))
 
 
 def best_so_far(errors: np.ndarray, budget: int) -> np.ndarray:
