@@ -78,13 +78,22 @@ def run_prior(run: Run, runner: Runner) -> dict[str, Any]:
 def run_npe(run: Run, runner: Runner) -> dict[str, Any]:
     """Run (or continue) a Bayesian run end to end; returns the summary."""
     start = time.perf_counter()
-    cfg = run.config
-    training = simulate_prior(run, runner, cfg.training_simulations)
+    training, posterior, stages = prior_round(run, runner)
+    fit_index = math.ceil(run.config.training_simulations / run.config.batch_size)
+    return finish_bayesian(run, runner, training, posterior, start, stages, fit_candidates(fit_index))
+
+
+def prior_round(run: Run, runner: Runner) -> tuple[EvalBatch, TrainedPosterior, dict[str, float]]:
+    """The training simulations from the prior and the posterior trained on them, with stage times."""
+    start = time.perf_counter()
+    training = simulate_prior(run, runner, run.config.training_simulations)
     simulated = time.perf_counter()
     posterior = trained_posterior(run, training)
-    stages = {"prior_simulations": simulated - start, "training": time.perf_counter() - simulated}
-    fit_index = math.ceil(cfg.training_simulations / cfg.batch_size)
-    return finish_bayesian(run, runner, training, posterior, start, stages, fit_candidates(fit_index))
+    return (
+        training,
+        posterior,
+        {"prior_simulations": simulated - start, "training": time.perf_counter() - simulated},
+    )
 
 
 Search = Callable[[Run, Runner, TrainedPosterior, np.ndarray, np.ndarray, np.ndarray], EvalBatch]

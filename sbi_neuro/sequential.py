@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 
 from priors import Prior
-from sbi_neuro.bayes import Search, finish_bayesian, fit_candidates, simulate_prior, trained_posterior
+from sbi_neuro.bayes import (
+    Search,
+    finish_bayesian,
+    fit_candidates,
+    prior_round,
+    simulate_prior,
+    trained_posterior,
+)
 from sbi_neuro.evaluation import EvalBatch
 from sbi_neuro.fit import optimize
 from sbi_neuro.inference import TrainedPosterior
@@ -68,10 +75,7 @@ def run_npe_cmaes(run: Run, runner: Runner) -> dict[str, Any]:
     """Run (or continue) NPE on a share of the budget, then CMA-ES from the posterior on the rest."""
     start = time.perf_counter()
     cfg = run.config
-    training = simulate_prior(run, runner, cfg.training_simulations)
-    simulated = time.perf_counter()
-    posterior = trained_posterior(run, training)
-    stages = {"prior_simulations": simulated - start, "training": time.perf_counter() - simulated}
+    training, posterior, stages = prior_round(run, runner)
     fit_index = math.ceil(cfg.training_simulations / cfg.batch_size)
     population = cfg.search_population or _cma_default_population(run.usecase.prior.dim)
     settings = {"npe_fraction": cfg.npe_fraction, "cma_population": population}
