@@ -70,8 +70,11 @@ def read(path: Path) -> dict[str, Any]:
 
 
 def neuroptimus_file(src: Path, dst: Path, **changes: Any) -> Path:
-    """A metadata file as Neuroptimus writes it: our metadata with ``changes`` (None deletes a key)."""
+    """A metadata file as Neuroptimus writes it: our metadata without the fields only sbi_neuro writes
+    (backend, budget, config), with ``changes`` (None deletes a key)."""
     meta = read(src / "metadata.json")
+    for ours in ("backend", "budget", "config"):
+        meta.pop(ours, None)
     for key, value in changes.items():
         if value is None:
             meta.pop(key, None)
