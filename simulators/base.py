@@ -35,6 +35,14 @@ class SimulationResult:
         for i in rows:
             self.status[i], self.messages[i] = STATUS_FAILED, message
 
+    def store(self, i: int, values: np.ndarray, quantity: str = "voltage") -> None:
+        """Keep row ``i``'s recorded ``values`` (broadcast to ``(n_sweeps, T)``), or fail the row
+        with "non-finite ``quantity``" when any value is NaN or infinite."""
+        if np.all(np.isfinite(values)):
+            self.traces[i] = values
+        else:
+            self.fail([i], f"non-finite {quantity}")
+
 
 class Simulator(Protocol):
     """A picklable object that maps a batch θ (n, d) in physical units to traces.

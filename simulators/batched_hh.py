@@ -159,10 +159,7 @@ class HHSomaBatched(HHSomaNeuron):
                 out,
             )
         for i in np.flatnonzero(result.status == 0):
-            if np.all(np.isfinite(out[i])):
-                result.traces[i, 0] = out[i]
-            else:
-                result.fail([i], "non-finite voltage")
+            result.store(i, out[i], "voltage")
         return result
 
 

@@ -200,8 +200,5 @@ class HHMCurrentBatched(HHMCurrentBrian2):
                 out,
             )
             for j, row in enumerate(rows):
-                if np.all(np.isfinite(out[j])):
-                    result.traces[row, 0] = out[j]
-                else:
-                    result.fail([row], "non-finite membrane potential")
+                result.store(row, out[j], "membrane potential")
         return result

@@ -199,10 +199,7 @@ class VClampSynapseBatched(VClampSynapseNeuron):
                 round(self.record_dt_ms / self.dt_ms), out,
             )  # fmt: skip
         for i in np.flatnonzero(result.status == 0):
-            if np.all(np.isfinite(out[i])):
-                result.traces[i, 0] = out[i]
-            else:
-                result.fail([i], "non-finite clamp current")
+            result.store(i, out[i], "clamp current")
         return result
 
     def _spike_times(self) -> np.ndarray:
