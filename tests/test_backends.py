@@ -19,7 +19,8 @@ def test_every_use_case_names_its_backends_default_first() -> None:
     assert usecase_backends("vclamp") == ("neuron", "batched")
     assert usecase_backends("adex") == ("brian2", "batched")
     assert usecase_backends("hh_allen") == ("batched", "brian2")
-    assert usecase_backends("ca1_passive") == usecase_backends("ca1_detailed") == ("neuron",)
+    assert usecase_backends("ca1_passive") == ("neuron", "batched")
+    assert usecase_backends("ca1_detailed") == ("neuron",)
     assert set(BUILDERS) >= {"hh", "vclamp", "adex", "hh_allen", "ca1_passive", "ca1_detailed"}
 
 
@@ -32,8 +33,8 @@ def test_backend_selects_simulator_and_features() -> None:
 
 
 def test_unknown_backend_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match=r"ca1_passive.*backends neuron.*'batched'"):
-        get_usecase("ca1_passive", backend="batched")
+    with pytest.raises(ValueError, match=r"ca1_detailed.*backends neuron.*'batched'"):
+        get_usecase("ca1_detailed", backend="batched")
     with pytest.raises(ValueError, match="backends neuron, batched"):
         get_usecase("hh", backend="gpu")
 

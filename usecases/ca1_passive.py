@@ -15,6 +15,7 @@ from pathlib import Path
 
 from priors import Parameter, Prior
 from sbi_neuro.data import data_file, load_two_column_trace, resample
+from simulators.batched_passive import PassiveMorphologyBatched
 from simulators.neuron_passive import UC3_FOLDER, PassiveMorphologyNeuron
 from summaries import TraceCost
 from summaries.trace_stats import TraceSamples
@@ -22,6 +23,8 @@ from usecases.base import Target, UseCase
 
 NAME = "ca1_passive"
 DATA_FILE = f"{UC3_FOLDER}/target_voltage.dat"
+# "batched": the cell's modes from NEURON's own tree, stepped as NEURON steps (file discretisation)
+BACKENDS = ("neuron", "batched")
 
 PRIOR = Prior(
     [
@@ -44,6 +47,7 @@ def build(
     data_dir: str | Path | None = None,
     morphology: str | None = None,
     discretisation: str = "file",
+    backend: str = "neuron",
 ) -> UseCase:
     """UC3 on the benchmark morphology, or on ``morphology`` (an SWC or geometry JSON file)."""
     stimulus = str(data_file(f"{UC3_FOLDER}/stimulus_current.dat", data_dir))
@@ -52,7 +56,8 @@ def build(
         from sbi_neuro.data import DataError
 
         raise DataError(f"morphology file {morphology_path} does not exist")
-    simulator = PassiveMorphologyNeuron(
+    engine = PassiveMorphologyBatched if backend == "batched" else PassiveMorphologyNeuron
+    simulator = engine(
         morphology_path=str(Path(morphology_path).resolve()),
         stimulus_path=stimulus,
         discretisation=discretisation,
