@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rounds", type=int, default=4, help="tsnpe rounds (default 4)")
     p.add_argument("--npe-fraction", type=float, default=0.3, help="npe_cmaes: budget share for NPE (0.3)")
+    p.add_argument(
+        "--restrict",
+        action="store_true",
+        help="tsnpe: propose only where a classifier predicts valid simulations (models whose prior "
+        "mostly gives undefined features, such as stg)",
+    )
     p.add_argument("--density-estimator", choices=["maf", "nsf"], default="maf")
     p.add_argument(
         "--fit-candidates", type=int, default=0, help="simulations for MAP + top samples (0: auto)"
@@ -90,6 +96,20 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_compare)
 
     add_runs_parser(sub)
+
+    p = sub.add_parser(
+        "path",
+        help="posterior predictive check of a Bayesian run, and a high-probability path between two "
+        "disparate solutions (with a contrast path)",
+    )
+    p.add_argument("run", help="folder of a finished `sbi-neuro infer` run")
+    p.add_argument(
+        "--tolerance", type=float, default=0.1, help="a fit: every feature within this many SDs (0.1)"
+    )
+    p.add_argument("--samples", type=int, default=200, help="posterior samples simulated (default 200)")
+    p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    p.add_argument("--endpoints", help="CSV with a header of parameter names and two rows: the endpoints")
+    p.set_defaults(func=_cmd_path)
 
     p = sub.add_parser("demo", help="end-to-end demo on UC1 with a simulated target (no data needed)")
     p.add_argument("--out", default="runs/demo", help="report folder (default runs/demo)")
@@ -202,6 +222,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         args.simulations,
         rounds=args.rounds,
         npe_fraction=args.npe_fraction,
+        restrict=args.restrict,
         fit_candidates=args.fit_candidates,
         posterior_samples=args.posterior_samples,
         npe=NPESettings(density_estimator=args.density_estimator),
@@ -258,6 +279,21 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     if "truth_in_interval_90" in summary:
         print("truth inside the 90% interval: " + json.dumps(summary["truth_in_interval_90"]))
     print(f"results in {out}/ (summary.json, metadata.json, plots/)")
+
+
+def _cmd_path(args: argparse.Namespace) -> int:
+    from sbi_neuro.path_study import run_path_study
+
+    report = run_path_study(args.run, args.tolerance, args.samples, args.workers, args.endpoints)
+    ppc = report["posterior_predictive"]
+    print(
+        f"posterior predictive: {ppc['within_tolerance_fraction']:.0%} of {ppc['samples']} samples within "
+        f"{args.tolerance} SD ({ppc['valid_fraction']:.0%} valid)"
+    )
+    for name, path in report["paths"].items():
+        print(f"{name}: {path['within_tolerance_fraction']:.0%} of {path['points']} points within tolerance")
+    print(f"report and figures in {Path(args.run) / 'path'}/")
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -49,6 +49,8 @@ class RunConfig:
         rounds: TSNPE rounds (the training budget is split equally).
         npe_fraction: npe_cmaes: share of the budget spent on NPE training simulations.
         search_population: npe_cmaes: CMA-ES population (0: CMA-ES's default 4 + ⌊3 ln d⌋).
+        restrict: tsnpe: restrict each round's proposal to where a classifier predicts valid
+            simulations (for models where most prior samples give undefined features).
     """
 
     usecase: str
@@ -69,6 +71,7 @@ class RunConfig:
     rounds: int = 4
     npe_fraction: float = 0.3
     search_population: int = 0
+    restrict: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -37,38 +38,70 @@ from sbi_neuro.evaluation import EvalBatch
 from sbi_neuro.fit import optimize
 from sbi_neuro.inference import TrainedPosterior
 from sbi_neuro.optimizers import CMAES
+from sbi_neuro.restriction import learn_valid_region
 from sbi_neuro.runner import Runner, Task, batch_seed
 from sbi_neuro.runs import Run, observed_features
 
 TRUNCATION_QUANTILE = 1e-4  # sbi's default for get_density_thresholder
+MIN_VALID_FOR_NPE = 500  # restricted runs: below this, a round samples the restricted prior only
 MAX_PROPOSED = 2_000_000  # prior draws per round before falling back to posterior samples
 ROUND_SEED_OFFSET = 900_000  # seeds of the truncated-prior draws, apart from the batch seeds
 
 
 def run_tsnpe(run: Run, runner: Runner) -> dict[str, Any]:
-    """Run (or continue) TSNPE over ``config.rounds`` rounds; returns the summary."""
+    """Run (or continue) TSNPE over ``config.rounds`` rounds; returns the summary.
+
+    With ``config.restrict``, every later round's proposal is also restricted to where a
+    classifier (``sbi_neuro.restriction``), trained on all simulations so far, predicts valid
+    simulations; while fewer than ``MIN_VALID_FOR_NPE`` simulations are valid, a round draws
+    from the restricted prior alone.
+    """
     start = time.perf_counter()
     cfg, prior = run.config, run.usecase.prior
     sizes = _split(cfg.training_simulations, cfg.rounds)
     data = simulate_prior(run, runner, sizes[0])
-    posterior = trained_posterior(run, data, "posterior_round0")
     x_o = observed_features(run)
     index = math.ceil(sizes[0] / cfg.batch_size)
-    rounds = [{"round": 0, "simulations": sizes[0], "proposal": "prior", "acceptance": 1.0}]
+    rounds = [{"round": 0, "simulations": sizes[0], "proposal": "prior", "acceptance": 1.0,
+               "valid_fraction": valid_fraction(data)}]  # fmt: skip
     for r, size in enumerate(sizes[1:], start=1):
+        posterior = _round_posterior(run, data, r - 1)
+        region = None
+        if cfg.restrict:
+            region = learn_valid_region(prior, data.theta, data.x, batch_seed(cfg.seed, r))
         seed = batch_seed(cfg.seed, ROUND_SEED_OFFSET + r)
-        theta, acceptance = truncated_prior_sample(posterior, prior, x_o, size, seed)
+        propose = region.draw if region else prior.sample
+        if posterior is None:
+            theta, acceptance, proposal = propose(size, np.random.default_rng(seed)), 1.0, "restricted prior"
+        else:
+            theta, acceptance = truncated_prior_sample(posterior, prior, x_o, size, seed, propose)
+            proposal = "truncated restricted prior" if region else "truncated prior"
         batch = simulate_batches(run, runner, theta, index, f"round {r} simulations")
         index += math.ceil(size / cfg.batch_size)
         data = EvalBatch.concat([data, batch])
-        posterior = trained_posterior(run, data, f"posterior_round{r}")
-        rounds.append(
-            {"round": r, "simulations": size, "proposal": "truncated prior", "acceptance": acceptance}
-        )
+        entry = {"round": r, "simulations": size, "proposal": proposal, "acceptance": acceptance,
+                 "valid_fraction": valid_fraction(batch)}  # fmt: skip
+        if region:
+            entry["classifier_wall_s"] = round(region.training_wall_s, 1)
+        rounds.append(entry)
+    posterior = trained_posterior(run, data, f"posterior_round{len(sizes) - 1}")
     stages = {"simulations_and_training": time.perf_counter() - start}
-    settings = {"rounds": cfg.rounds, "truncation_quantile": TRUNCATION_QUANTILE}
+    settings = {"rounds": cfg.rounds, "truncation_quantile": TRUNCATION_QUANTILE, "restrict": cfg.restrict}
     extra = {"tsnpe_settings": settings, "rounds": rounds}
     return finish_bayesian(run, runner, data, posterior, start, stages, fit_candidates(index), extra)
+
+
+def valid_fraction(batch: EvalBatch) -> float:
+    """The share of simulations whose features are all defined."""
+    return float(np.mean(np.all(np.isfinite(batch.x), axis=1))) if len(batch.x) else 0.0
+
+
+def _round_posterior(run: Run, data: EvalBatch, r: int) -> TrainedPosterior | None:
+    """NPE on the data of rounds 0..r; None (restricted runs only) while too few simulations are valid."""
+    valid = int(np.sum(np.all(np.isfinite(run.usecase.features.fill_undefined(data.x)), axis=1)))
+    if run.config.restrict and valid < MIN_VALID_FOR_NPE:
+        return None
+    return trained_posterior(run, data, f"posterior_round{r}")
 
 
 def run_npe_cmaes(run: Run, runner: Runner) -> dict[str, Any]:
@@ -131,17 +164,26 @@ class SeededCMAES(CMAES):
 
 
 def truncated_prior_sample(
-    posterior: TrainedPosterior, prior: Prior, x_o: np.ndarray, n: int, seed: int
+    posterior: TrainedPosterior,
+    prior: Prior,
+    x_o: np.ndarray,
+    n: int,
+    seed: int,
+    propose: Callable[[int, np.random.Generator], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, float]:
     """``n`` prior samples inside the posterior's 1 − 1e-4 highest-density region at ``x_o``, and the
-    acceptance rate. If fewer than ``n`` are found in ``MAX_PROPOSED`` draws, posterior samples fill up."""
+    acceptance rate. If fewer than ``n`` are found in ``MAX_PROPOSED`` draws, posterior samples fill up.
+
+    ``propose(k, rng)`` draws the candidates (default: the prior; a restricted prior in restricted runs).
+    """
+    propose = propose or prior.sample
     reference = posterior.sample(10_000, x_o, seed=seed)
     threshold = float(np.quantile(posterior.log_prob(reference, x_o), TRUNCATION_QUANTILE))
     rng = np.random.default_rng(seed)
     accepted: list[np.ndarray] = []
     found = proposed = 0
     while found < n and proposed < MAX_PROPOSED:
-        candidates = prior.sample(20_000, rng)
+        candidates = propose(20_000, rng)
         proposed += len(candidates)
         keep = candidates[posterior.log_prob(candidates, x_o) >= threshold]
         accepted.append(keep)
