@@ -8,10 +8,11 @@ from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
-from usecases import adex, ca1_detailed, ca1_passive, hh, hh_allen, vclamp
+from usecases import adex, ca1_detailed, ca1_passive, hh, hh_allen, stg, vclamp
 from usecases.base import Cost, Summary, Target, UseCase
 
-MODULES: dict[str, ModuleType] = {m.NAME: m for m in (hh, vclamp, ca1_passive, adex, ca1_detailed, hh_allen)}
+_ALL = (hh, vclamp, ca1_passive, adex, ca1_detailed, hh_allen, stg)
+MODULES: dict[str, ModuleType] = {m.NAME: m for m in _ALL}
 BUILDERS: dict[str, Callable[..., UseCase]] = {name: m.build for name, m in MODULES.items()}
 COMMON_OPTIONS = ("data_dir", "record_dt_ms", "backend")
 

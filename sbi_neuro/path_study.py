@@ -1,0 +1,204 @@
+"""``sbi-neuro path RUN``: posterior predictive check, two disparate good solutions, and the paths between.
+
+Steps, all seeded from the run's seed:
+1. Draw posterior samples at the target and simulate them (the predictive check):
+   the share whose features are all within ``tolerance``·scale of the observation.
+2. Endpoints: the two good samples farthest apart in the normalised space (or the
+   two rows of a CSV given with ``--endpoints``).
+3. The high-probability path (``sbi_neuro.paths``), the straight line and the
+   orthogonal contrast path; every point is simulated and checked the same way.
+4. ``RUN/path/path.json`` and figures: parameters along the path, posterior
+   density along the paths, traces at chosen points.
+
+The scale of each feature is the use case's cost scale when it has one (the STG
+cost's feature SDs), otherwise the SD of the run's valid training features.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path as FilePath
+from typing import Any
+
+import numpy as np
+
+from sbi_neuro.bank import atomic_write_text
+from sbi_neuro.inference import TrainedPosterior
+from sbi_neuro.paths import (
+    Path,
+    PathDensity,
+    farthest_pair,
+    optimise_path,
+    orthogonal_path,
+    straight_path,
+    within_tolerance,
+)
+from sbi_neuro.runner import Runner
+from sbi_neuro.runs import Run, RunConfig, observed_features, open_run
+
+PATH_SEED_OFFSET = 700_000  # simulation seeds of this analysis, apart from the run's batches
+
+
+def final_posterior(run: Run) -> TrainedPosterior:
+    """The run's last trained posterior (TSNPE: the last round's)."""
+    rounds = sorted(run.folder.glob("posterior_round*/spec.json"), key=lambda p: int(p.parent.name[15:]))
+    folder = rounds[-1].parent if rounds else run.folder / "posterior"
+    if not (folder / "spec.json").exists():
+        raise ValueError(
+            f"{run.folder} holds no trained posterior; run `sbi-neuro infer` into it first "
+            "(method npe, tsnpe or npe_cmaes)"
+        )
+    return TrainedPosterior.load(folder, run.usecase.prior)
+
+
+def feature_scale(run: Run) -> np.ndarray:
+    """Per-feature yardstick: the cost's scale if it has one, else the SD of valid training features."""
+    scale = getattr(run.usecase.cost, "scale", None)
+    if scale is not None:
+        return np.asarray(scale, dtype=float)
+    x = run.bank.load().x
+    x = x[np.all(np.isfinite(x), axis=1)]
+    return np.maximum(np.std(x, axis=0), 1e-12)
+
+
+def reopen(folder: str | FilePath, workers: int) -> Run:
+    folder = FilePath(folder)
+    config_path = folder / "config.json"
+    if not config_path.exists():
+        raise ValueError(f"{folder} is not a run folder (no config.json)")
+    config = RunConfig.from_json(json.loads(config_path.read_text()))
+    config = RunConfig.from_json({**config.to_json(), "workers": workers})
+    return open_run(config, folder)
+
+
+def run_path_study(
+    folder: str | FilePath,
+    tolerance: float = 0.1,
+    n_check: int = 200,
+    workers: int = 2,
+    endpoints: str | None = None,
+) -> dict[str, Any]:
+    """The whole analysis on a finished Bayesian run; returns (and writes) the report."""
+    run = reopen(folder, workers)
+    prior, seed = run.usecase.prior, run.config.seed
+    posterior = final_posterior(run)
+    x_o = observed_features(run)
+    scale = feature_scale(run)
+    out = run.folder / "path"
+    out.mkdir(exist_ok=True)
+    runner = Runner(run.evaluator, workers=workers, progress=run.config.progress)
+
+    samples = posterior.sample(n_check, x_o, seed=seed + PATH_SEED_OFFSET)
+    checked = runner.evaluate(samples, seed + PATH_SEED_OFFSET, desc="posterior predictive")
+    good = within_tolerance(checked.x, x_o, scale, tolerance)
+    valid = np.all(np.isfinite(checked.x), axis=1)
+    report: dict[str, Any] = {
+        "run": str(run.folder),
+        "tolerance_sd": tolerance,
+        "posterior_predictive": {
+            "samples": n_check,
+            "valid_fraction": float(valid.mean()),
+            "within_tolerance_fraction": float(good.mean()),
+            "median_distance_sd": float(np.nanmedian(np.nanmax(np.abs(checked.x - x_o) / scale, axis=1))),
+        },
+    }
+    if endpoints:
+        a, b = _read_endpoints(endpoints, prior.names)
+    else:
+        if good.sum() < 2:
+            raise ValueError(
+                f"only {int(good.sum())} of {n_check} posterior samples reproduce the target within "
+                f"{tolerance} SD; raise --tolerance or --samples, or give --endpoints"
+            )
+        candidates = samples[good]
+        i, j = farthest_pair(candidates, prior.to_unit(candidates))
+        a, b = candidates[i], candidates[j]
+    density = PathDensity(posterior, x_o)
+    log_prob_max = float(np.max(density.log_prob_theta(samples))) + 1.0
+    high, record = optimise_path(density, a, b, log_prob_max)
+    paths = [high, straight_path(density, a, b), orthogonal_path(density, high, samples)]
+    report["endpoints"] = {"a": prior.as_dict(a), "b": prior.as_dict(b)}
+    distance = np.linalg.norm(prior.to_unit(a[None]) - prior.to_unit(b[None]))
+    report["endpoint_distance_normalised"] = float(distance)
+    report["optimisation"] = record
+    report["paths"] = {}
+    for k, path in enumerate(paths):
+        result = runner.evaluate(path.theta, seed + PATH_SEED_OFFSET + 1 + k, desc=path.name)
+        ok = within_tolerance(result.x, x_o, scale, tolerance)
+        report["paths"][path.name] = {
+            "points": len(path.s),
+            "within_tolerance_fraction": float(ok.mean()),
+            "valid_fraction": float(np.mean(np.all(np.isfinite(result.x), axis=1))),
+            "log_prob_min": float(np.min(path.log_prob)),
+            "log_prob_median": float(np.median(path.log_prob)),
+            "within_tolerance": ok.tolist(),
+        }
+    np.savetxt(out / "high_probability_path.csv", high.theta, delimiter=",", header=",".join(prior.names))
+    atomic_write_text(out / "path.json", json.dumps(report, indent=1))
+    _plot(run, paths, report, out, seed)
+    return report
+
+
+def _read_endpoints(path: str, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Two parameter sets (physical units) from a CSV with a header row of parameter names."""
+    data = np.genfromtxt(path, delimiter=",", names=True)
+    missing = [n for n in names if n not in (data.dtype.names or ())]
+    if missing or data.size < 2:
+        raise ValueError(f"{path}: need a header with every parameter ({', '.join(names)}) and two rows")
+    rows = np.array([[row[n] for n in names] for row in data[:2]], dtype=float)
+    return rows[0], rows[1]
+
+
+def _plot(run: Run, paths: list[Path], report: dict[str, Any], out: FilePath, seed: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    prior = run.usecase.prior
+    high = paths[0]
+    fig, ax = plt.subplots(figsize=(11, 5))
+    u = prior.to_unit(high.theta)
+    moved = np.argsort(-np.abs(u[-1] - u[0]))
+    for k in moved:
+        ax.plot(high.s, u[:, k], lw=1.4 if k in moved[:6] else 0.6, alpha=1.0 if k in moved[:6] else 0.4,
+                label=prior.names[k] if k in moved[:6] else None)  # fmt: skip
+    ax.set_xlabel("position along the path s")
+    ax.set_ylabel("parameter (0–1 of its prior range)")
+    ax.set_title("Parameters along the high-probability path (the 6 that change most labelled)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout()
+    fig.savefig(out / "parameters_along_path.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for path, color in zip(paths, ("tab:blue", "tab:gray", "tab:red"), strict=True):
+        share = report["paths"][path.name]["within_tolerance_fraction"]
+        ax.plot(path.s, path.log_prob, color=color, label=f"{path.name} ({share:.0%} of points fit)")
+    ax.set_xlabel("position along the path s")
+    ax.set_ylabel("log posterior density")
+    ax.set_title(f"Posterior density along the paths (tolerance {report['tolerance_sd']} SD)")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    fig.savefig(out / "posterior_along_paths.png", dpi=110)
+    plt.close(fig)
+
+    points = [(paths[0], 0), (paths[0], len(paths[0].s) // 2), (paths[0], len(paths[0].s) - 1),
+              (paths[2], 0), (paths[2], len(paths[2].s) - 1)]  # fmt: skip
+    theta = np.array([p.theta[i] for p, i in points])
+    result = run.usecase.simulator(theta, seed=seed + PATH_SEED_OFFSET)
+    names = run.usecase.simulator.sweep_names
+    window = run.usecase.zoom_ms or (float(result.t[0]), float(result.t[-1]))
+    keep = (result.t >= window[0]) & (result.t <= window[1])
+    fig, axes = plt.subplots(len(points), 1, figsize=(10, 1.9 * len(points)), sharex=True, squeeze=False)
+    for row, ((path, i), ax) in enumerate(zip(points, axes[:, 0], strict=True)):
+        for s, name in enumerate(names):
+            ax.plot(result.t[keep], result.traces[row, s, keep] - 120 * s, lw=0.7, label=name)
+        fit = report["paths"][path.name]["within_tolerance"][i]
+        ax.set_title(f"{path.name}, s = {path.s[i]:.2f}: {'fits' if fit else 'does not fit'}", fontsize=9)
+        ax.set_yticks([])
+    axes[0, 0].legend(loc="upper right", frameon=False, ncol=len(names))
+    axes[-1, 0].set_xlabel("time (ms)")
+    fig.tight_layout()
+    fig.savefig(out / "traces_along_paths.png", dpi=110)
+    plt.close(fig)
