@@ -17,7 +17,9 @@ from usecases import get_usecase
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("bank_run", help="folder of `sbi-neuro simulate stg` (its bank/ is read)")
     args = parser.parse_args()
     uc = get_usecase("stg")
@@ -25,7 +27,7 @@ def main() -> None:
     data = SimulationBank(f"{args.bank_run}/bank", columns).load()
     valid = np.all(np.isfinite(data.x), axis=1)
     x = data.x[valid]
-    print(f"{valid.sum()} of {len(valid)} prior simulations pyloric-like with defined features ({valid.mean():.2%})")
+    print(f"{valid.sum()} of {len(valid)} prior simulations with defined features ({valid.mean():.2%})")
     scale = np.std(x, axis=0, ddof=1)
     for name, value, lo, hi in zip(uc.features.names, scale, x.min(0), x.max(0), strict=True):
         print(f"  {name:34s} SD {value:10.4g}   range {lo:9.4g} – {hi:9.4g}")
