@@ -30,8 +30,9 @@ def npe_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_path_study_writes_its_report_and_figures(npe_run: Path) -> None:
     report = run_path_study(npe_run, tolerance=5.0, n_check=40, workers=1)
     out = npe_run / "path"
-    for name in ("path.json", "posterior_predictive.csv", "high_probability_path.csv",
-                 "parameters_along_path.png", "posterior_along_paths.png", "traces_along_paths.png"):  # fmt: skip
+    files = ("path.json", "posterior_predictive.csv", "high_probability_path.csv")
+    figures = ("parameters_along_path.png", "posterior_along_paths.png", "traces_along_paths.png")
+    for name in files + figures:
         assert (out / name).stat().st_size > 0, name
     assert json.loads((out / "path.json").read_text()) == report
     ppc = report["posterior_predictive"]
