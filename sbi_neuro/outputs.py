@@ -204,7 +204,8 @@ def plot_pairplot(run: Run, samples: np.ndarray, path: Path) -> None:
     z = prior.to_z(samples)
     labels = [f"log10 {p.name}" if p.scale == "log" else p.label for p in prior.parameters]
     limits = list(zip(prior.to_z(prior.lows).ravel(), prior.to_z(prior.highs).ravel(), strict=True))
-    kwargs: dict[str, Any] = {"limits": limits, "labels": labels, "figsize": (2.2 * prior.dim + 1,) * 2}
+    size = min(2.2 * prior.dim + 1, 36.0)  # 31 parameters (stg) would otherwise be 69 inches across
+    kwargs: dict[str, Any] = {"limits": limits, "labels": labels, "figsize": (size, size)}
     truth = run.usecase.truth_vector
     if truth is not None and run.target.from_ground_truth:
         kwargs["points"] = prior.to_z(truth)

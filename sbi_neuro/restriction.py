@@ -9,6 +9,12 @@ restricted region keeps every part of parameter space known to work; a
 posterior conditioned on defined features has no mass where simulations fail, so
 restricting the proposal to valid regions does not bias NPE trained with the
 first-round loss.
+
+Measured on the STG network (10,000 prior simulations, 1% valid; held out: another
+10,000): the classifier keeps 77% of the prior and 97% of its valid samples, so the
+valid share only rises from 1.0% to 1.2%. With a hundred valid examples in 31
+dimensions the classifier cannot find the region; it pays off once a round has
+thousands of valid simulations, or on models with a larger valid share.
 """
 
 from __future__ import annotations
@@ -82,6 +88,8 @@ def learn_valid_region(prior: Prior, theta: np.ndarray, x: np.ndarray, seed: int
         torch.as_tensor(x_marked, dtype=torch.float32),
     )
     with contextlib.redirect_stdout(io.StringIO()):  # sbi prints every epoch
-        estimator.train()
+        # Class weights: with 1% valid (stg) the unweighted classifier accepted 100% of held-out prior
+        # samples, the weighted one 77% (keeping 97% of the valid ones).
+        estimator.train(loss_importance_weights=True)
         restricted = estimator.restrict_prior()
     return ValidRegion(prior, restricted, time.perf_counter() - start, int(valid.sum()), len(x))
