@@ -85,9 +85,10 @@ def compare(
 def _finished(folder: Path, config: RunConfig) -> bool:
     """A finished run of the same configuration is in ``folder`` (workers and progress may differ)."""
     try:
-        stored = json.loads((folder / "config.json").read_text())
+        # Filled with today's defaults: a field added since the run (e.g. ``restrict``) is not a change.
+        stored = RunConfig.from_json(json.loads((folder / "config.json").read_text())).to_json()
         json.loads((folder / "summary.json").read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, TypeError):
         return False
     current = config.to_json()
     ignore = ("workers", "data_dir", "progress", "record_dt_ms", "backend")

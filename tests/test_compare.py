@@ -86,10 +86,16 @@ def test_compare_command_writes_tables_figures_ranking_and_index(tmp_path: Path)
         recorded = results.query(usecase="hh")
     assert len(recorded) == 6 and {r["method"] for r in recorded} == {"cmaes", "random", "lbfgsb"}
 
+    # A run stored before a configuration field existed (here: without "restrict") is still finished.
+    config_path = root / "cmaes" / "seed1" / "config.json"
+    old = json.loads(config_path.read_text())
+    del old["restrict"]
+    config_path.write_text(json.dumps(old))
+    wall = json.loads((root / "cmaes" / "seed1" / "summary.json").read_text())["wall_time_s"]
     again = run_cli(*args)  # finished runs are reused, not recomputed
-    assert again.returncode == 0 and "hh: cmaes, seed 1" not in again.stdout
+    assert again.returncode == 0 and "hh: cmaes, seed" not in again.stdout
     stored = json.loads((root / "cmaes" / "seed1" / "summary.json").read_text())
-    assert stored["simulations"] == 300
+    assert stored["simulations"] == 300 and stored["wall_time_s"] == wall  # the run's own time is kept
 
     bad = run_cli("compare", "hh", "--budget", "300", "--methods", "cmaes,annealing", "--out", str(out))
     assert bad.returncode == 2 and "annealing" in bad.stderr
