@@ -63,6 +63,22 @@ class Simulator(Protocol):
         ...
 
 
+def theta_batch(theta: np.ndarray, dim: int, model: str) -> np.ndarray:
+    """θ as a float array ``(n, dim)`` (one row may be given as ``(dim,)``); ValueError names ``model``."""
+    theta = np.atleast_2d(np.asarray(theta, dtype=float))
+    if theta.ndim != 2 or theta.shape[1] != dim:
+        raise ValueError(f"{model} takes θ of shape (n, {dim}), got {theta.shape}")
+    return theta
+
+
+def noise_seed(seed: int) -> int:
+    """A noisy simulator's seed as an int ≥ 0 (ValueError otherwise)."""
+    seed = int(seed)
+    if seed < 0:
+        raise ValueError(f"seed must be ≥ 0, got {seed}")
+    return seed
+
+
 def nonfinite_parameters(row: np.ndarray) -> str:
     """The default row check: every parameter must be a finite number."""
     return "" if np.all(np.isfinite(row)) else "non-finite parameter"

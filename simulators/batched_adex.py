@@ -61,7 +61,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.core.extending import intrinsic
 
-from simulators.base import STATUS_OK, SimulationResult, screen_rows
+from simulators.base import STATUS_OK, SimulationResult, screen_rows, theta_batch
 from simulators.brian2_adex import PARAMETER_NAMES, AdExBrian2, _invalid_reason, store_checked_rows
 
 # Columns of the SI parameter table passed to the kernel.
@@ -163,9 +163,7 @@ class AdExBatched(AdExBrian2):
 
     def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
         """Simulate each row of θ (n, 10) under every current step. Deterministic: ``seed`` is unused."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        if theta.ndim != 2 or theta.shape[1] != len(PARAMETER_NAMES):
-            raise ValueError(f"UC5 takes θ of shape (n, {len(PARAMETER_NAMES)}), got {theta.shape}")
+        theta = theta_batch(theta, len(PARAMETER_NAMES), "UC5")
         n_sweeps, t = len(self.amplitudes_pA), self.t
         result, runnable = screen_rows(theta, t, n_sweeps, _invalid_reason)
         if runnable is None:

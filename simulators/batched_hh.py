@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from simulators.base import SimulationResult, screen_rows
+from simulators.base import SimulationResult, screen_rows, theta_batch
 from simulators.neuron_hh import HHSomaNeuron
 
 # hh.mod (NEURON 9): reversal potentials from NEURON's ion defaults, leak reversal of hh.
@@ -136,9 +136,7 @@ class HHSomaBatched(HHSomaNeuron):
 
     def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
         """Simulate each row of θ (n, 3). Deterministic: ``seed`` is unused."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        if theta.shape[1] != 3:
-            raise ValueError(f"UC1 takes θ of shape (n, 3), got {theta.shape}")
+        theta = theta_batch(theta, 3, "UC1")
         t = self.t
         result, runnable = screen_rows(theta, t, 1, _invalid_reason)
         if runnable is None:

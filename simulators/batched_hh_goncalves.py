@@ -55,7 +55,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from simulators.base import STATUS_OK, SimulationResult, screen_rows
+from simulators.base import STATUS_OK, SimulationResult, noise_seed, screen_rows, theta_batch
 from simulators.brian2_hh_goncalves import PARAMETER_NAMES, HHMCurrentBrian2, _invalid_reason
 
 E_NA_MV, E_K_MV, C_M_UF_PER_CM2 = 53.0, -107.0, 1.0  # as in HHMCurrentBrian2
@@ -165,12 +165,8 @@ class HHMCurrentBatched(HHMCurrentBrian2):
 
     def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
         """Simulate each row of θ (n, 8); the same ``seed`` and row position give the same noise."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        if theta.ndim != 2 or theta.shape[1] != len(PARAMETER_NAMES):
-            raise ValueError(f"the HH model takes θ of shape (n, {len(PARAMETER_NAMES)}), got {theta.shape}")
-        seed = int(seed)
-        if seed < 0:
-            raise ValueError(f"seed must be ≥ 0, got {seed}")
+        theta = theta_batch(theta, len(PARAMETER_NAMES), "the HH model")
+        seed = noise_seed(seed)
         t = self.t
         result, runnable = screen_rows(theta, t, 1, _invalid_reason)
         if runnable is None:

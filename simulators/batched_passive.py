@@ -45,7 +45,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from simulators.base import SimulationResult, screen_rows
+from simulators.base import SimulationResult, screen_rows, theta_batch
 from simulators.neuron_passive import PassiveMorphologyNeuron, _check_row, load_stimulus
 
 ZERO_AREA_NODE_UM2 = 1.0e2  # NEURON's area of a zero-area node
@@ -243,9 +243,7 @@ class PassiveMorphologyBatched(PassiveMorphologyNeuron):
 
     def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
         """Simulate each row of θ (n, 3). Deterministic: ``seed`` is unused."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        if theta.ndim != 2 or theta.shape[1] != 3:
-            raise ValueError(f"UC3 takes θ of shape (n, 3), got {theta.shape}")
+        theta = theta_batch(theta, 3, "UC3")
         t = self.t
         result, runnable = screen_rows(theta, t, 1, _check_row)
         if runnable is None:

@@ -51,7 +51,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from simulators.base import SimulationResult, screen_rows
+from simulators.base import SimulationResult, screen_rows, theta_batch
 from simulators.batched_hh import E_K_MV, E_LEAK_MV, E_NA_MV, cnexp, hh_rate_table, table_rates
 from simulators.neuron_vclamp import VClampSynapseNeuron
 
@@ -183,9 +183,7 @@ class VClampSynapseBatched(VClampSynapseNeuron):
 
     def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
         """Simulate each row of θ (n, 4). Deterministic: ``seed`` is unused."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        if theta.ndim != 2 or theta.shape[1] != 4:
-            raise ValueError(f"UC2 takes θ of shape (n, 4), got {theta.shape}")
+        theta = theta_batch(theta, 4, "UC2")
         t = self.t
         result, runnable = screen_rows(theta, t, 1, self._check)
         if runnable is None:

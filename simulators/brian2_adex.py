@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from simulators.base import STATUS_OK, SimulationResult, screen_rows
+from simulators.base import STATUS_OK, SimulationResult, screen_rows, theta_batch
 
 # θ order and units exactly as shared/docs/USECASES.md ("UC5") lists them.
 PARAMETER_NAMES: tuple[str, ...] = (
@@ -171,9 +171,7 @@ class AdExBrian2:
 
     def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
         """Simulate each row of θ (n, 10) under every current step. Deterministic: ``seed`` is unused."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        if theta.ndim != 2 or theta.shape[1] != len(PARAMETER_NAMES):
-            raise ValueError(f"UC5 takes θ of shape (n, {len(PARAMETER_NAMES)}), got {theta.shape}")
+        theta = theta_batch(theta, len(PARAMETER_NAMES), "UC5")
         n, n_sweeps, t = theta.shape[0], len(self.amplitudes_pA), self.t
         # Rejected rows run with a valid stand-in (the group size stays n × sweeps).
         result, runnable = screen_rows(theta, t, n_sweeps, _invalid_reason)

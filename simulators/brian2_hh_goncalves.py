@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from simulators.base import STATUS_OK, SimulationResult, screen_rows
+from simulators.base import STATUS_OK, SimulationResult, screen_rows, theta_batch
 from simulators.brian2_adex import CODEGEN_TARGETS, select_codegen_target
 
 PARAMETER_NAMES: tuple[str, ...] = (
@@ -151,9 +151,7 @@ class HHMCurrentBrian2:
 
     def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
         """Simulate each row of θ (n, 8); the same ``seed`` and batch give the same noise."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        if theta.ndim != 2 or theta.shape[1] != len(PARAMETER_NAMES):
-            raise ValueError(f"the HH model takes θ of shape (n, {len(PARAMETER_NAMES)}), got {theta.shape}")
+        theta = theta_batch(theta, len(PARAMETER_NAMES), "the HH model")
         n, t = theta.shape[0], self.t
         result, runnable = screen_rows(theta, t, 1, _invalid_reason)
         if runnable is None:

@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from simulators.base import SimulationResult, simulate_rows
+from simulators.base import SimulationResult, simulate_rows, theta_batch
 from simulators.neuron_models import live_model
 
 MORPHOLOGY_FILE = "neuroptimus/uc6_ca1_detailed/morphology.geometry.json"
@@ -219,9 +219,7 @@ class CA1DetailedNeuron:
 
     def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
         """Simulate each row of θ (n, 12). Deterministic: ``seed`` is unused."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        if theta.ndim != 2 or theta.shape[1] != len(PARAMETERS):
-            raise ValueError(f"UC6 takes θ of shape (n, {len(PARAMETERS)}), got {theta.shape}")
+        theta = theta_batch(theta, len(PARAMETERS), "UC6")
         model = self._model()  # built first: a bad model file is an error, not a failed row
         return simulate_rows(theta, self.t, len(self.amplitudes_nA), lambda row: model.run(row), _check_row)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulators.base import SimulationResult, simulate_rows
+from simulators.base import SimulationResult, simulate_rows, theta_batch
 from simulators.neuron_models import live_model
 
 
@@ -54,9 +54,7 @@ class HHSomaNeuron:
 
     def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
         """Simulate each row of θ (n, 3). Deterministic: ``seed`` is unused."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        if theta.shape[1] != 3:
-            raise ValueError(f"UC1 takes θ of shape (n, 3), got {theta.shape}")
+        theta = theta_batch(theta, 3, "UC1")
         model = self._model()  # built first: a bad model file is an error, not a failed row
         return simulate_rows(theta, self.t, 1, lambda row: model.run(*row))
 

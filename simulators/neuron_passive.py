@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from sbi_neuro.data import DataError, data_file
-from simulators.base import SimulationResult, simulate_rows
+from simulators.base import SimulationResult, simulate_rows, theta_batch
 from simulators.neuron_models import live_model
 
 DISCRETISATIONS = ("file", "d_lambda")
@@ -131,9 +131,7 @@ class PassiveMorphologyNeuron:
             DataError: the morphology or stimulus file is malformed (on first use).
             ValueError: θ is not (n, 3), or ``site_section`` is not a section of the cell.
         """
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        if theta.ndim != 2 or theta.shape[1] != 3:
-            raise ValueError(f"UC3 takes θ of shape (n, 3), got {theta.shape}")
+        theta = theta_batch(theta, 3, "UC3")
         model = self._model()  # built first: a bad model file is an error, not a failed row
         return simulate_rows(theta, self.t, 1, lambda row: model.run(*row), _check_row)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulators.base import SimulationResult, simulate_rows
+from simulators.base import SimulationResult, simulate_rows, theta_batch
 from simulators.neuron_models import live_model
 
 TAU_ORDERS = ("adjust", "fail")
@@ -106,9 +106,7 @@ class VClampSynapseNeuron:
 
     def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
         """Simulate each row of θ (n, 4). Deterministic: ``seed`` is unused."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        if theta.ndim != 2 or theta.shape[1] != 4:
-            raise ValueError(f"UC2 takes θ of shape (n, 4), got {theta.shape}")
+        theta = theta_batch(theta, 4, "UC2")
         step = round(self.record_dt_ms / self.dt_ms)
         n = self.t.size
         model = self._model()

@@ -120,7 +120,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from simulators.base import STATUS_OK, SimulationResult, screen_rows
+from simulators.base import STATUS_OK, SimulationResult, noise_seed, screen_rows, theta_batch
 
 NEURONS: tuple[str, ...] = ("AB", "LP", "PY")  # parameter prefixes; AB stands for the AB/PD neuron
 CURRENTS: tuple[str, ...] = ("Na", "CaT", "CaS", "A", "KCa", "Kd", "H", "leak")
@@ -499,14 +499,8 @@ class PyloricNetwork:
 
     def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
         """Simulate each row of θ (n, 31); row i's noise depends only on ``seed`` and i."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        if theta.ndim != 2 or theta.shape[1] != len(PARAMETER_NAMES):
-            raise ValueError(
-                f"the pyloric network takes θ of shape (n, {len(PARAMETER_NAMES)}), got {theta.shape}"
-            )
-        seed = int(seed)
-        if seed < 0:
-            raise ValueError(f"seed must be ≥ 0, got {seed}")
+        theta = theta_batch(theta, len(PARAMETER_NAMES), "the pyloric network")
+        seed = noise_seed(seed)
         t = self.t
         result, runnable = screen_rows(theta, t, 3, _invalid_reason)
         if runnable is None:
