@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         "posterior, same budget (default npe)",
     )
     p.add_argument("--rounds", type=int, default=4, help="tsnpe rounds (default 4)")
+    p.add_argument(
+        "--first-round",
+        type=int,
+        default=0,
+        help="tsnpe: simulations in round 0, the rest shared by the later rounds (default: equal shares)",
+    )
     p.add_argument("--npe-fraction", type=float, default=0.3, help="npe_cmaes: budget share for NPE (0.3)")
     p.add_argument(
         "--restrict",
@@ -223,6 +229,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         npe_fraction=args.npe_fraction,
         restrict=args.restrict,
+        first_round=args.first_round,
         fit_candidates=args.fit_candidates,
         posterior_samples=args.posterior_samples,
         npe=NPESettings(density_estimator=args.density_estimator),

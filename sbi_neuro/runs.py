@@ -46,7 +46,9 @@ class RunConfig:
             posterior samples); 0 means min(100, max(10, budget // 50)).
         posterior_samples: posterior samples drawn at the target (≥ 1000 are saved).
         npe: density estimator and training settings.
-        rounds: TSNPE rounds (the training budget is split equally).
+        rounds: TSNPE rounds (the training budget is split equally, unless ``first_round`` is set).
+        first_round: tsnpe: simulations in round 0 (0: an equal share); the later rounds share the
+            rest. A model with few valid prior samples needs a large first round to learn from.
         npe_fraction: npe_cmaes: share of the budget spent on NPE training simulations.
         search_population: npe_cmaes: CMA-ES population (0: CMA-ES's default 4 + ⌊3 ln d⌋).
         restrict: tsnpe: restrict each round's proposal to where a classifier predicts valid
@@ -72,6 +74,7 @@ class RunConfig:
     npe_fraction: float = 0.3
     search_population: int = 0
     restrict: bool = False
+    first_round: int = 0
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -92,6 +95,16 @@ class RunConfig:
             raise ValueError(f"posterior_samples must be >= 1000, got {self.posterior_samples}")
         if self.record_dt_ms is not None and self.record_dt_ms <= 0:
             raise ValueError(f"record_dt_ms must be > 0, got {self.record_dt_ms}")
+        if self.first_round < 0:
+            raise ValueError(f"first_round must be >= 0 (0: an equal share), got {self.first_round}")
+        if self.method == "tsnpe" and self.first_round:
+            later = self.training_simulations - self.first_round
+            if self.first_round < 100 or later < 100 * (self.rounds - 1):
+                raise ValueError(
+                    f"first_round {self.first_round} leaves {later} of {self.training_simulations} "
+                    f"training simulations for {self.rounds - 1} later rounds; each round needs at "
+                    "least 100 (raise --budget or lower --first-round)"
+                )
         if self.method in BAYESIAN_METHODS and self.training_simulations < 100 * self.rounds_used:
             raise ValueError(
                 f"budget {self.budget} leaves {self.training_simulations} training simulations for "
@@ -106,6 +119,14 @@ class RunConfig:
     @property
     def rounds_used(self) -> int:
         return self.rounds if self.method == "tsnpe" else 1
+
+    @property
+    def round_sizes(self) -> list[int]:
+        """Training simulations of each TSNPE round (round 0 first)."""
+        total = self.training_simulations
+        if not self.first_round or self.rounds == 1:
+            return _split(total, self.rounds)
+        return [self.first_round, *_split(total - self.first_round, self.rounds - 1)]
 
     @property
     def n_fit_candidates(self) -> int:
@@ -217,3 +238,8 @@ def observed_features(run: Run) -> np.ndarray:
         bad = [n for n, v in zip(features.names, x_o, strict=True) if not np.isfinite(v)]
         raise ValueError(f"target {run.target.source}: features {bad} are undefined for the target trace")
     return x_o
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """``total`` in ``parts`` near-equal shares, the larger ones first."""
+    return [total // parts + (1 if r < total % parts else 0) for r in range(parts)]

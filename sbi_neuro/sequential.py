@@ -58,7 +58,7 @@ def run_tsnpe(run: Run, runner: Runner) -> dict[str, Any]:
     """
     start = time.perf_counter()
     cfg, prior = run.config, run.usecase.prior
-    sizes = _split(cfg.training_simulations, cfg.rounds)
+    sizes = cfg.round_sizes
     data = simulate_prior(run, runner, sizes[0])
     x_o = observed_features(run)
     index = math.ceil(sizes[0] / cfg.batch_size)
@@ -86,7 +86,12 @@ def run_tsnpe(run: Run, runner: Runner) -> dict[str, Any]:
         rounds.append(entry)
     posterior = trained_posterior(run, data, f"posterior_round{len(sizes) - 1}")
     stages = {"simulations_and_training": time.perf_counter() - start}
-    settings = {"rounds": cfg.rounds, "truncation_quantile": TRUNCATION_QUANTILE, "restrict": cfg.restrict}
+    settings = {
+        "rounds": cfg.rounds,
+        "round_sizes": sizes,
+        "truncation_quantile": TRUNCATION_QUANTILE,
+        "restrict": cfg.restrict,
+    }
     extra = {"tsnpe_settings": settings, "rounds": rounds}
     return finish_bayesian(run, runner, data, posterior, start, stages, fit_candidates(index), extra)
 
@@ -206,10 +211,6 @@ def simulate_batches(run: Run, runner: Runner, theta: np.ndarray, first_index: i
     for index, batch in runner.run(tasks, desc=desc):
         run.bank.write(index, batch)
     return run.bank.load(indices)
-
-
-def _split(total: int, parts: int) -> list[int]:
-    return [total // parts + (1 if r < total % parts else 0) for r in range(parts)]
 
 
 def _cma_default_population(dim: int) -> int:

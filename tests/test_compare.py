@@ -53,6 +53,13 @@ def test_tsnpe_spends_its_budget_over_rounds_and_resumes(tmp_path: Path) -> None
         assert len(list(csv.DictReader(handle))) == 430
 
 
+def test_tsnpe_first_round_takes_its_share_and_the_rest_is_split() -> None:
+    assert small("tsnpe", 1010, rounds=3, fit_candidates=10, first_round=600).round_sizes == [600, 200, 200]
+    assert small("tsnpe", 910, rounds=3, fit_candidates=10).round_sizes == [300, 300, 300]
+    with pytest.raises(ValueError, match="later rounds"):
+        small("tsnpe", 1010, rounds=3, fit_candidates=10, first_round=900)
+
+
 def test_posterior_seeded_cmaes_is_charged_to_the_same_budget(tmp_path: Path) -> None:
     config = small("npe_cmaes", 400, npe_fraction=0.5)
     summary = run(config, tmp_path / "hy")
