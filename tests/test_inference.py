@@ -32,7 +32,8 @@ def test_posterior_concentrates_and_round_trips_through_disk(tmp_path: Path) -> 
     assert abs(theta_map[0] - 0.3) < 0.05 and abs(np.log10(theta_map[1]) + 1.0) < 0.05
 
     post.save(tmp_path / "posterior")
-    assert sorted(p.name for p in (tmp_path / "posterior").iterdir()) == ["estimator.pt", "spec.json"]
+    saved = sorted(p.name for p in (tmp_path / "posterior").iterdir())
+    assert saved == ["estimator_0.pt", "estimator_1.pt", "spec.json"]  # a two-network ensemble
     loaded = TrainedPosterior.load(tmp_path / "posterior", prior)
     probe = samples[:50]
     np.testing.assert_allclose(loaded.log_prob(probe, x_o), post.log_prob(probe, x_o), rtol=1e-5, atol=1e-5)
