@@ -1,0 +1,375 @@
+"""Calibration of a run's posterior on held-out simulations: SBC ranks, expected coverage and TARP.
+
+A posterior is calibrated when its α credible regions hold the true parameters in a share α of
+cases, over pairs (θ, x) drawn from the prior and the simulator. On a finished NPE run:
+
+1. ``n_held_out`` parameter sets are drawn from the prior and simulated (seeded from the run
+   seed, offset by ``CALIBRATION_SEED_OFFSET``); pairs whose features stay undefined after
+   filling are left out and counted, as training left them out. The pairs are kept in
+   ``RUN/calibration/held_out.npz`` and reused by a later call.
+2. For each pair, ``n_samples`` posterior samples at x.
+3. SBC (Talts et al. 2018): the rank of each true parameter among its posterior samples, one
+   marginal at a time; uniform ranks for a calibrated posterior (KS p-values from sbi).
+4. Expected coverage (HPD): the credibility of the truth is the share of posterior samples of
+   higher posterior density than the truth; the empirical coverage at level α is the share of
+   pairs whose truth has credibility < α. The run's one number, ``max_coverage_deviation``, is
+   the largest |empirical coverage − α| over the levels. With finitely many pairs even the exact
+   posterior deviates: ``calibrated_deviation_95`` is what 95% of exactly calibrated posteriors
+   stay under (levels 0.05…0.95, 1000 samples: median 0.050 and 95% 0.085 at 200 pairs, 0.032
+   and 0.056 at 500, 0.022 and 0.039 at 1000), the yardstick for a goal such as ≤ 0.05.
+5. TARP (Lemos et al. 2023): the same with the share of samples closer than the truth to a random
+   reference point (uniform over the prior, distances in the prior's unit cube); ATC and KS
+   p-value from sbi's ``check_tarp``.
+
+A posterior trained on a truncated proposal (TSNPE) is fitted to one target, not amortised over
+the prior, and is refused. Outputs: ``RUN/calibration/calibration.json``, ``sbc_ranks.png`` and
+``coverage.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sbi_neuro.bank import atomic_write_text
+from sbi_neuro.inference import TrainedPosterior
+from sbi_neuro.path_study import final_posterior, reopen
+from sbi_neuro.runner import Runner, batch_seed
+from sbi_neuro.runs import Run
+
+CALIBRATION_SEED_OFFSET = 800_000  # simulation seeds of this analysis, apart from the run's batches
+DEFAULT_LEVELS = np.round(np.linspace(0.05, 0.95, 19), 2)
+TARP_GRID = np.linspace(0.0, 1.0, 101)  # credibility grid of the TARP curve given to sbi's check_tarp
+LEAKAGE_SAMPLES = 1000  # samples per x and network estimating the posterior mass inside the prior box
+NOT_AMORTISED = ("tsnpe",)  # methods whose final posterior was trained on a proposal other than the prior
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Held-out prior simulations: every simulated row, and which ones are usable."""
+
+    theta: np.ndarray  # (n, d) physical units
+    x: np.ndarray  # (n, k) features, undefined ones filled
+    valid: np.ndarray  # (n,) all features finite
+    reused: bool  # read from held_out.npz rather than simulated now
+
+    @property
+    def n_valid(self) -> int:
+        return int(self.valid.sum())
+
+
+@dataclass(frozen=True)
+class PosteriorDraws:
+    """Posterior samples at each held-out x, in the prior's unit cube, and the HPD credibility of θ."""
+
+    samples: np.ndarray  # (n, s, d) unit cube
+    truth: np.ndarray  # (n, d) unit cube
+    hpd_credibility: np.ndarray  # (n,) share of samples of higher posterior density than the truth
+
+
+# -- pure pieces: no run, no training --------------------------------------------------------------
+def sbc_ranks(samples: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Rank of each true parameter among its samples, per marginal: ``(n, d)`` integers in 0…s.
+
+    Args:
+        samples: ``(n, s, d)`` posterior samples for ``n`` pairs.
+        truth: ``(n, d)`` true parameters.
+    """
+    return np.sum(samples < truth[:, None, :], axis=1)
+
+
+def hpd_credibility(log_prob_samples: np.ndarray, log_prob_truth: np.ndarray) -> np.ndarray:
+    """Credibility of the smallest highest-density region holding the truth, per pair.
+
+    Args:
+        log_prob_samples: ``(n, s)`` posterior log-densities of the posterior samples.
+        log_prob_truth: ``(n,)`` posterior log-density of the true parameters.
+    """
+    return np.mean(log_prob_samples > log_prob_truth[:, None], axis=1)
+
+
+def tarp_credibility(samples: np.ndarray, truth: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """TARP (Lemos et al. 2023, algorithm 2): share of samples closer to the reference than the truth.
+
+    Args:
+        samples: ``(n, s, d)`` posterior samples.
+        truth: ``(n, d)`` true parameters.
+        references: ``(n, d)`` one reference point per pair.
+    """
+    sample_distance = np.linalg.norm(samples - references[:, None, :], axis=-1)
+    truth_distance = np.linalg.norm(truth - references, axis=-1)
+    return np.mean(sample_distance < truth_distance[:, None], axis=1)
+
+
+def empirical_coverage(credibility: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Share of pairs whose truth lies inside the α credible region, for each level α."""
+    return np.mean(np.asarray(credibility)[:, None] < np.asarray(levels)[None, :], axis=0)
+
+
+def max_deviation(coverage: np.ndarray, levels: np.ndarray) -> float:
+    """Largest |empirical coverage − nominal level|."""
+    return float(np.max(np.abs(np.asarray(coverage) - np.asarray(levels))))
+
+
+def calibrated_deviation_quantile(
+    n_pairs: int, n_samples: int, levels: np.ndarray, q: float = 0.95, reps: int = 2000, seed: int = 0
+) -> float:
+    """Quantile ``q`` of ``max_deviation`` for an exactly calibrated posterior (Monte Carlo).
+
+    The yardstick for a measured deviation: with finitely many pairs even the true posterior
+    deviates from the diagonal. Under calibration the truth is one more draw from the posterior,
+    so the number of samples ranked above it is uniform on 0…``n_samples``.
+    """
+    rng = np.random.default_rng(seed)
+    credibility = rng.integers(0, n_samples + 1, size=(reps, n_pairs)) / n_samples
+    coverage = np.stack([np.mean(credibility < a, axis=1) for a in levels], axis=1)
+    return float(np.quantile(np.max(np.abs(coverage - np.asarray(levels)), axis=1), q))
+
+
+def rank_statistics(ranks: np.ndarray, n_samples: int, names: list[str]) -> dict[str, dict[str, float]]:
+    """Per parameter: KS p-value of uniform ranks (sbi), and mean and SD of the normalised rank.
+
+    A calibrated marginal has mean 0.5 and SD 1/√12 ≈ 0.289; a larger SD means an overconfident
+    posterior (truths in the tails), a smaller one an underconfident one; a mean above 0.5 means the
+    posterior sits below the truth.
+    """
+    from sbi.diagnostics.sbc import check_uniformity_frequentist
+
+    pvalues = check_uniformity_frequentist(torch.as_tensor(ranks, dtype=torch.float32), n_samples)
+    normalised = ranks / n_samples
+    return {
+        name: {
+            "ks_pvalue": float(pvalues[k]),
+            "mean_normalised_rank": float(np.mean(normalised[:, k])),
+            "sd_normalised_rank": float(np.std(normalised[:, k])),
+        }
+        for k, name in enumerate(names)
+    }
+
+
+def tarp_summary(credibility: np.ndarray, levels: np.ndarray) -> dict[str, Any]:
+    """TARP coverage at ``levels``, its largest deviation, and sbi's ATC and KS p-value."""
+    from sbi.diagnostics import check_tarp
+
+    curve = empirical_coverage(credibility, TARP_GRID)
+    atc, ks_pvalue = check_tarp(torch.as_tensor(curve), torch.as_tensor(TARP_GRID))
+    coverage = empirical_coverage(credibility, levels)
+    return {
+        "empirical_coverage": coverage.tolist(),
+        "max_coverage_deviation": max_deviation(coverage, levels),
+        "atc": float(atc),
+        "ks_pvalue": float(ks_pvalue),
+    }
+
+
+# -- the analysis on a run folder --------------------------------------------------------------------
+def calibrate(
+    folder: str | Path,
+    n_held_out: int = 200,
+    n_samples: int = 1000,
+    workers: int = 2,
+    levels: np.ndarray = DEFAULT_LEVELS,
+) -> dict[str, Any]:
+    """Calibrate a finished NPE run's posterior on held-out prior simulations; returns and writes the report.
+
+    Args:
+        folder: the run folder (method npe or npe_cmaes).
+        n_held_out: prior draws simulated for the check (invalid ones are left out and counted).
+        n_samples: posterior samples per held-out pair.
+        workers: processes for the held-out simulations.
+        levels: credibility levels α at which coverage is compared with α.
+    """
+    start = time.perf_counter()
+    levels = np.asarray(levels, dtype=float)
+    if n_held_out < 2 or n_samples < 2:
+        raise ValueError(f"need n_held_out >= 2 and n_samples >= 2, got {n_held_out} and {n_samples}")
+    if levels.ndim != 1 or not np.all((levels > 0) & (levels < 1)):
+        raise ValueError(f"levels must be credibility levels in (0, 1), got {levels}")
+    run = reopen(folder, workers)
+    _check_amortised(run)
+    posterior = final_posterior(run)
+    out = run.folder / "calibration"
+    out.mkdir(exist_ok=True)
+    held = held_out_simulations(run, n_held_out, workers)
+    if held.n_valid < 2:
+        raise ValueError(
+            f"only {held.n_valid} of {n_held_out} held-out simulations gave defined features; "
+            "raise n_held_out"
+        )
+    base = run.config.seed + CALIBRATION_SEED_OFFSET
+    draws = draw_posterior(posterior, held.theta[held.valid], held.x[held.valid], n_samples, base)
+    references = np.random.default_rng([base, 2]).uniform(size=draws.truth.shape)  # uniform over the prior
+    tarp = tarp_credibility(draws.samples, draws.truth, references)
+    ranks = sbc_ranks(draws.samples, draws.truth)
+    report = _report(run, held, draws.hpd_credibility, tarp, ranks, n_samples, levels)
+    report["wall_time_s"] = round(time.perf_counter() - start, 1)
+    atomic_write_text(out / "calibration.json", json.dumps(report, indent=1))
+    _plot_ranks(ranks, n_samples, run.usecase.prior.names, out)
+    _plot_coverage(draws.hpd_credibility, tarp, report, out)
+    return report
+
+
+def _check_amortised(run: Run) -> None:
+    method = run.config.method
+    if method in NOT_AMORTISED:
+        raise ValueError(
+            f"{run.folder}: method {method!r} trains its final posterior on a proposal truncated to the "
+            "target's region, not on the prior, so it is not amortised over prior draws and calibration "
+            "on held-out prior simulations does not apply; calibrate an npe or npe_cmaes run"
+        )
+
+
+def held_out_simulations(run: Run, n: int, workers: int) -> HeldOut:
+    """``n`` prior draws simulated once and kept in ``RUN/calibration/held_out.npz`` (reused if present)."""
+    path = run.folder / "calibration" / "held_out.npz"
+    base = run.config.seed + CALIBRATION_SEED_OFFSET
+    stored = _read_held_out(path, n, base, run.usecase.prior.names)
+    if stored is not None:
+        return stored
+    theta = run.usecase.prior.sample(n, np.random.default_rng(base))
+    runner = Runner(run.evaluator, workers=workers, progress=run.config.progress)
+    batch = runner.evaluate(theta, base, desc="held-out simulations")
+    x = run.usecase.features.fill_undefined(batch.x)
+    valid = np.all(np.isfinite(x), axis=1)
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, theta=theta, x=x, valid=valid, seed=base, names=np.array(run.usecase.prior.names))
+    os.replace(tmp, path)
+    return HeldOut(theta, x, valid, reused=False)
+
+
+def _read_held_out(path: Path, n: int, seed: int, names: list[str]) -> HeldOut | None:
+    """The stored held-out set if it is the one this call would simulate, else None."""
+    if not path.exists():
+        return None
+    with np.load(path) as data:
+        same = len(data["theta"]) == n and int(data["seed"]) == seed and data["names"].tolist() == names
+        return HeldOut(data["theta"], data["x"], data["valid"], reused=True) if same else None
+
+
+def draw_posterior(
+    posterior: TrainedPosterior, theta: np.ndarray, x: np.ndarray, n_samples: int, seed: int
+) -> PosteriorDraws:
+    """``n_samples`` posterior samples at each ``x`` (pair i seeded by ``batch_seed(seed + 1, i)``)."""
+    prior = posterior.prior
+    samples = np.empty((len(theta), n_samples, prior.dim))
+    credibility = np.empty(len(theta))
+    for i in range(len(theta)):
+        drawn = posterior.sample(n_samples, x[i], seed=batch_seed(seed + 1, i))
+        log_prob = _log_density(posterior, np.vstack([theta[i], drawn]), x[i])
+        credibility[i] = hpd_credibility(log_prob[None, 1:], log_prob[:1])[0]
+        samples[i] = prior.to_unit(drawn)
+    return PosteriorDraws(samples, prior.to_unit(theta), credibility)
+
+
+def _log_density(posterior: TrainedPosterior, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Posterior log-density (inference space) at physical ``theta`` given one ``x``.
+
+    sbi divides each network's density by its mass inside the prior box, estimated anew at every x
+    from 10,000 samples by default (0.24 s per x and network on UC1, ten times the sampling). Here
+    ``LEAKAGE_SAMPLES`` suffice: for one network the factor cancels in the HPD credibility, for an
+    ensemble it only sets the members' relative weights.
+    """
+    z = torch.as_tensor(posterior.prior.to_z(theta), dtype=torch.float32)
+    features = np.atleast_2d(np.asarray(x, dtype=float))[:, posterior.feature_mask]
+    leakage = {"num_rejection_samples": LEAKAGE_SAMPLES}
+    with torch.no_grad():
+        log_prob = posterior.posterior.log_prob(
+            z, x=torch.as_tensor(features, dtype=torch.float32), leakage_correction_params=leakage
+        )
+    return log_prob.numpy().astype(float)
+
+
+def _report(
+    run: Run,
+    held: HeldOut,
+    hpd: np.ndarray,
+    tarp: np.ndarray,
+    ranks: np.ndarray,
+    n_samples: int,
+    levels: np.ndarray,
+) -> dict[str, Any]:
+    coverage = empirical_coverage(hpd, levels)
+    deviation = max_deviation(coverage, levels)
+    return {
+        "run": str(run.folder),
+        "method": run.config.method,
+        "n_held_out": len(held.theta),
+        "n_valid": held.n_valid,
+        "n_invalid": len(held.theta) - held.n_valid,
+        "held_out_reused": held.reused,
+        "n_samples": n_samples,
+        "levels": levels.tolist(),
+        "max_coverage_deviation": deviation,
+        "calibrated_deviation_95": calibrated_deviation_quantile(held.n_valid, n_samples, levels),
+        "hpd": {"empirical_coverage": coverage.tolist(), "max_coverage_deviation": deviation},
+        "tarp": tarp_summary(tarp, levels),
+        "sbc": rank_statistics(ranks, n_samples, run.usecase.prior.names),
+    }
+
+
+def _plot_ranks(ranks: np.ndarray, n_samples: int, names: list[str], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import binom
+
+    n, d = ranks.shape
+    bins = int(np.clip(n // 10, 4, 20))
+    low, high = binom.ppf([0.005, 0.995], n, 1 / bins)
+    cols = min(d, 4)
+    rows = -(-d // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k >= d:
+            ax.axis("off")
+            continue
+        ax.axhspan(low, high, color="0.85")
+        counts, _, _ = ax.hist(ranks[:, k], bins=bins, range=(0, n_samples + 1), color="tab:blue", alpha=0.8)
+        ax.set_ylim(0, 1.15 * max(high, counts.max()))
+        ax.set_title(names[k], fontsize=9)
+        ax.set_xlabel("rank", fontsize=8)
+    fig.suptitle(
+        f"SBC ranks of the true parameters among {n_samples} posterior samples ({n} pairs);\n"
+        "grey: 99% band of uniform ranks",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(out / "sbc_ranks.png", dpi=110)
+    plt.close(fig)
+
+
+def _plot_coverage(hpd: np.ndarray, tarp: np.ndarray, report: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    band = report["calibrated_deviation_95"]
+    fig, ax = plt.subplots(figsize=(5.5, 5.2))
+    ax.fill_between(TARP_GRID, TARP_GRID - band, TARP_GRID + band, color="0.88",
+                    label=f"±{band:.3f}: 95% of calibrated posteriors")  # fmt: skip
+    ax.plot(TARP_GRID, TARP_GRID, color="k", lw=0.8, ls="--")
+    for key, credibility, color in (("hpd", hpd, "tab:blue"), ("tarp", tarp, "tab:orange")):
+        deviation = report[key]["max_coverage_deviation"]
+        ax.plot(TARP_GRID, empirical_coverage(credibility, TARP_GRID), color=color,
+                label=f"{key.upper()} (max deviation {deviation:.3f})")  # fmt: skip
+        ax.plot(report["levels"], report[key]["empirical_coverage"], "o", ms=3, color=color)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("credibility level α")
+    ax.set_ylabel("empirical coverage")
+    ax.set_title(f"Expected coverage on {report['n_valid']} held-out simulations", fontsize=10)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(out / "coverage.png", dpi=110)
+    plt.close(fig)
