@@ -1,8 +1,9 @@
 """``sbi-neuro path RUN``: posterior predictive check, two disparate good solutions, and the paths between.
 
 Steps, all seeded from the run's seed:
-1. Draw posterior samples at the target and simulate them (the predictive check):
-   the share whose features are all within ``tolerance``·scale of the observation.
+1. Draw posterior samples at the target and simulate them (the predictive check,
+   ``sbi_neuro.predictive.simulate_check``): the share whose features are all within
+   ``tolerance``·scale of the observation.
 2. Endpoints: the two good samples farthest apart in the normalised space (or the
    two rows of a CSV given with ``--endpoints``).
 3. The high-probability path (``sbi_neuro.paths``), the straight line and the
@@ -33,6 +34,7 @@ from sbi_neuro.paths import (
     straight_path,
     within_tolerance,
 )
+from sbi_neuro.predictive import simulate_check
 from sbi_neuro.runner import Runner
 from sbi_neuro.runs import Run, RunConfig, observed_features, open_run
 
@@ -88,23 +90,14 @@ def run_path_study(
     out.mkdir(exist_ok=True)
     runner = Runner(run.evaluator, workers=workers, progress=run.config.progress)
 
-    samples = posterior.sample(n_check, x_o, seed=seed + PATH_SEED_OFFSET)
-    checked = runner.evaluate(samples, seed + PATH_SEED_OFFSET, desc="posterior predictive")
-    good = within_tolerance(checked.x, x_o, scale, tolerance)
-    valid = np.all(np.isfinite(checked.x), axis=1)
-    distance = np.full(n_check, np.inf)  # the largest feature distance in SDs; inf without a rhythm
-    distance[valid] = np.max(np.abs(checked.x[valid] - x_o) / scale, axis=1)
+    check = simulate_check(runner, posterior, x_o, scale, n_check, seed + PATH_SEED_OFFSET, tolerance)
+    samples, good = check.theta, check.within
     report: dict[str, Any] = {
         "run": str(run.folder),
         "tolerance_sd": tolerance,
-        "posterior_predictive": {
-            "samples": n_check,
-            "valid_fraction": float(valid.mean()),
-            "within_tolerance_fraction": float(good.mean()),
-            "median_max_distance_sd": float(np.median(distance)),
-        },
+        "posterior_predictive": check.summary(),
     }
-    table = np.column_stack([samples, distance, good])
+    table = np.column_stack([samples, check.distance_sd, good])
     header = ",".join([*prior.names, "max_distance_sd", "within_tolerance"])
     np.savetxt(out / "posterior_predictive.csv", table, delimiter=",", header=header, comments="")
     if endpoints:
