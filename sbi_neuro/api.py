@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,4 +29,20 @@ def run(config: RunConfig, out: str | Path, index: str | Path | None = None) -> 
 
         with ResultsIndex(index) as results:
             results.record_run(opened.folder)
+        write_report_safely(opened.folder, index)
     return summary
+
+
+def write_report_safely(folder: Path, index: str | Path | None = None) -> Path | None:
+    """Write ``RUN/report.html``; a failure is reported on stderr and never fails the finished run."""
+    from sbi_neuro.report import write_report
+
+    try:
+        return write_report(folder, index)
+    except Exception as error:
+        print(
+            f"warning: could not write {folder}/report.html ({type(error).__name__}: {error}); "
+            f"the run's results are complete. Retry with `sbi-neuro report {folder}`.",
+            file=sys.stderr,
+        )
+        return None

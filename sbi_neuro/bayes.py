@@ -29,6 +29,7 @@ from sbi_neuro.outputs import (
     write_metadata,
     write_samples_csv,
 )
+from sbi_neuro.posterior_analysis import analyse_posterior
 from sbi_neuro.runner import Runner, Task, batch_seed
 from sbi_neuro.runs import Run, observed_features
 
@@ -191,6 +192,8 @@ def finish_bayesian(
     )
     plot_pairplot(run, samples, run.plots / "pairplot.png")
     plot_posterior_predictive(run, samples, run.plots / "posterior_predictive.png")
+    # ArviZ InferenceData (netCDF), az.summary, constraint ranking, correlations: RUN/analysis/
+    analyse_posterior(run, posterior, samples[:SAVED_SAMPLES], theta_map)
     summary["wall_time_s"] = wall
     # Of this invocation (a resumed run skips what is already on disk).
     stages["outputs"] = time.perf_counter() - start - sum(stages.values())
