@@ -15,6 +15,8 @@ _EXPORTS = {
     "run": "sbi_neuro.api",
     "DataError": "sbi_neuro.data",
     "resolve_data_dir": "sbi_neuro.data",
+    "ExecutorConfig": "sbi_neuro.executors",
+    "open_executor": "sbi_neuro.executors",
     "NPESettings": "sbi_neuro.inference",
     "TrainedPosterior": "sbi_neuro.inference",
     "train_npe": "sbi_neuro.inference",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from sbi_neuro.bayes import run_npe, run_prior
+from sbi_neuro.executors import Executor, open_executor
 from sbi_neuro.fit import run_optimizer
 from sbi_neuro.runner import Runner
 from sbi_neuro.runs import RunConfig, open_run
@@ -15,15 +17,21 @@ from sbi_neuro.sequential import run_npe_cmaes, run_tsnpe
 BAYESIAN = {"npe": run_npe, "tsnpe": run_tsnpe, "npe_cmaes": run_npe_cmaes, "prior": run_prior}
 
 
-def run(config: RunConfig, out: str | Path, index: str | Path | None = None) -> dict[str, Any]:
+def run(
+    config: RunConfig, out: str | Path, index: str | Path | None = None, executor: Executor | None = None
+) -> dict[str, Any]:
     """Run (or continue) ``config`` in the folder ``out``; returns the run summary.
 
-    A finished fit or inference is recorded in the results index ``index`` (default:
-    ``$SBI_NEURO_INDEX`` or ``runs/index.sqlite``).
+    Simulations run on ``executor`` if given (several runs can share one cluster), else on
+    the one ``config.execution`` describes, opened for this run. A finished fit or
+    inference is recorded in the results index ``index`` (default: ``$SBI_NEURO_INDEX``
+    or ``runs/index.sqlite``).
     """
     opened = open_run(config, out)
-    runner = Runner(opened.evaluator, workers=config.workers, progress=config.progress)
-    summary = BAYESIAN.get(config.method, run_optimizer)(opened, runner)
+    where = nullcontext(executor) if executor is not None else open_executor(config.execution)
+    with where as chosen:
+        runner = Runner(opened.evaluator, workers=config.workers, progress=config.progress, executor=chosen)
+        summary = BAYESIAN.get(config.method, run_optimizer)(opened, runner)
     if config.method != "prior":
         from sbi_neuro.index import ResultsIndex
 

@@ -64,6 +64,8 @@ def run_prior(run: Run, runner: Runner) -> dict[str, Any]:
         "usecase": run.usecase.name,
         "backend": run.usecase.backend,
         "workers": run.config.workers,
+        "executor": run.config.executor,
+        "scheduler": run.config.scheduler,
         "simulations": len(batch),
         "new_simulations": runner.simulations,
         "failed": int(np.count_nonzero(batch.status != 0)),

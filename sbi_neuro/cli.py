@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sbi_neuro.data import DataError
+from sbi_neuro.executors import EXECUTORS, ExecutorConfig
 from sbi_neuro.index import add_runs_parser
 from sbi_neuro.inference import NPESettings
 from sbi_neuro.optimizers import OPTIMIZERS
@@ -113,7 +114,10 @@ def _parser() -> argparse.ArgumentParser:
         "--tolerance", type=float, default=0.1, help="a fit: every feature within this many SDs (0.1)"
     )
     p.add_argument("--samples", type=int, default=200, help="posterior samples simulated (default 200)")
-    p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    p.add_argument(
+        "--workers", type=int, default=2, help="local worker processes, or Dask local-cluster workers (2)"
+    )
+    _executor_arguments(p)
     p.add_argument("--endpoints", help="CSV with a header of parameter names and two rows: the endpoints")
     p.set_defaults(func=_cmd_path)
 
@@ -161,7 +165,10 @@ def _common(p: argparse.ArgumentParser, out_required: bool = True) -> None:
         p.add_argument("--out", default="runs/compare", help="comparison folder (default runs/compare)")
     p.add_argument("--index", help="results index: SQLite path or SQLAlchemy URL (default runs/index.sqlite)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="local worker processes, or Dask local-cluster workers (1)"
+    )
+    _executor_arguments(p)
     p.add_argument(
         "--target",
         default="default",
@@ -187,6 +194,21 @@ def _common(p: argparse.ArgumentParser, out_required: bool = True) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _executor_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="where simulations run: 'local' (processes on this machine, default) or 'dask' "
+        "(dask.distributed: the cluster at --scheduler, or a local cluster of --workers processes)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --executor dask: address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786",
+    )
+
+
 def _config(args: argparse.Namespace, method: str, budget: int, **extra: Any) -> RunConfig:
     return RunConfig(
         usecase=args.usecase,
@@ -196,6 +218,8 @@ def _config(args: argparse.Namespace, method: str, budget: int, **extra: Any) ->
         target=args.target,
         data_dir=args.data_dir,
         workers=args.workers,
+        executor=args.executor,
+        scheduler=args.scheduler,
         record_dt_ms=args.record_dt,
         backend=args.backend,
         options=_options(args),
@@ -276,13 +300,21 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     rate = summary["evaluations_per_s"]
     speed = f"{rate:.1f} evaluations/s" if rate else "nothing new to simulate"
     print(
-        f"\n{summary['usecase']} on {summary['backend']} with {summary['workers']} worker(s): "
+        f"\n{summary['usecase']} on {summary['backend']}, {_where(summary)}: "
         f"{summary['new_simulations']} new of {summary['simulations']} simulations in "
         f"{summary['wall_time_s']:.1f} s, {speed} (simulation + features + cost, start-up included); "
         f"{summary['failed']} failed"
     )
     print(f"bank: {summary['bank']}")
     return 0
+
+
+def _where(summary: dict[str, Any]) -> str:
+    if summary.get("executor") != "dask":
+        return f"{summary['workers']} local worker(s)"
+    if summary.get("scheduler"):
+        return f"Dask scheduler {summary['scheduler']}"
+    return f"Dask local cluster of {summary['workers']} worker(s)"
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -318,7 +350,8 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 def _cmd_path(args: argparse.Namespace) -> int:
     from sbi_neuro.path_study import run_path_study
 
-    report = run_path_study(args.run, args.tolerance, args.samples, args.workers, args.endpoints)
+    where = ExecutorConfig(args.executor, args.scheduler, args.workers)
+    report = run_path_study(args.run, args.tolerance, args.samples, args.workers, args.endpoints, where)
     ppc = report["posterior_predictive"]
     print(
         f"posterior predictive: {ppc['within_tolerance_fraction']:.0%} of {ppc['samples']} samples within "

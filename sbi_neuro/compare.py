@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from sbi_neuro.bank import atomic_write_text
-from sbi_neuro.runs import METHODS, RunConfig
+from sbi_neuro.runs import METHODS, NOT_IDENTITY, RunConfig
 
 GENERATION = 100  # evaluations per generation for the convergence score
 SLACK = 1.01  # "reached an error level" means within 1% of it
@@ -53,6 +53,7 @@ def compare(
 ) -> Path:
     """Run every (method, seed) of ``base`` (use case, budget, backend...) in ``out``; returns table.md."""
     from sbi_neuro.api import run
+    from sbi_neuro.executors import open_executor
     from sbi_neuro.index import ResultsIndex
 
     unknown = [m for m in methods if m not in METHODS or m == "prior"]
@@ -62,14 +63,15 @@ def compare(
         )
     root = Path(out) / base.usecase
     results: list[RunResult] = []
-    with ResultsIndex(index) as results_index:
+    # one executor for every run: a Dask cluster is started (or connected to) once
+    with ResultsIndex(index) as results_index, open_executor(base.execution) as executor:
         for method in methods:
             for seed in seeds:
                 config = replace(base, method=method, seed=seed)
                 folder = root / method / f"seed{seed}"
                 if not _finished(folder, config):
                     print(f"{base.usecase}: {method}, seed {seed}", flush=True)
-                    run(config, folder)
+                    run(config, folder, executor=executor)
                 results_index.record_run(folder)
     # The table covers every finished run of this budget under root, from this call or earlier ones.
     for folder in sorted(root.glob("*/seed*")):
@@ -83,7 +85,7 @@ def compare(
 
 
 def _finished(folder: Path, config: RunConfig) -> bool:
-    """A finished run of the same configuration is in ``folder`` (workers and progress may differ)."""
+    """A finished run of the same configuration is in ``folder`` (where it ran and progress may differ)."""
     try:
         # Filled with today's defaults: a field added since the run (e.g. ``restrict``) is not a change.
         stored = RunConfig.from_json(json.loads((folder / "config.json").read_text())).to_json()
@@ -91,7 +93,7 @@ def _finished(folder: Path, config: RunConfig) -> bool:
     except (OSError, ValueError, TypeError):
         return False
     current = config.to_json()
-    ignore = ("workers", "data_dir", "progress", "record_dt_ms", "backend")
+    ignore = (*NOT_IDENTITY, "record_dt_ms", "backend")
     same = all(stored.get(k) == v for k, v in current.items() if k not in ignore)
     return same and (config.backend is None or stored.get("backend") == config.backend)
 

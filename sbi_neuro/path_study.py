@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from sbi_neuro.bank import atomic_write_text
+from sbi_neuro.executors import ExecutorConfig, open_executor
 from sbi_neuro.inference import TrainedPosterior
 from sbi_neuro.paths import (
     Path,
@@ -79,16 +80,27 @@ def run_path_study(
     n_check: int = 200,
     workers: int = 2,
     endpoints: str | None = None,
+    executor: ExecutorConfig | None = None,
 ) -> dict[str, Any]:
-    """The whole analysis on a finished Bayesian run; returns (and writes) the report."""
+    """The whole analysis on a finished Bayesian run; returns (and writes) the report.
+
+    Simulations run where ``executor`` says (default: ``workers`` local processes).
+    """
     run = reopen(folder, workers)
+    with open_executor(executor or ExecutorConfig(workers=workers)) as where:
+        runner = Runner(run.evaluator, workers=workers, progress=run.config.progress, executor=where)
+        return _path_study(run, runner, tolerance, n_check, endpoints)
+
+
+def _path_study(
+    run: Run, runner: Runner, tolerance: float, n_check: int, endpoints: str | None
+) -> dict[str, Any]:
     prior, seed = run.usecase.prior, run.config.seed
     posterior = final_posterior(run)
     x_o = observed_features(run)
     scale = feature_scale(run)
     out = run.folder / "path"
     out.mkdir(exist_ok=True)
-    runner = Runner(run.evaluator, workers=workers, progress=run.config.progress)
 
     check = simulate_check(runner, posterior, x_o, scale, n_check, seed + PATH_SEED_OFFSET, tolerance)
     samples, good = check.theta, check.within

@@ -11,6 +11,7 @@ import numpy as np
 
 from sbi_neuro.bank import SimulationBank, atomic_write_text
 from sbi_neuro.evaluation import Evaluator
+from sbi_neuro.executors import ExecutorConfig
 from sbi_neuro.inference import NPESettings
 from sbi_neuro.optimizers import OPTIMIZERS
 from usecases import Target, UseCase, get_usecase
@@ -19,13 +20,14 @@ from usecases import Target, UseCase, get_usecase
 # only (sbi-neuro simulate).
 BAYESIAN_METHODS = ("npe", "tsnpe", "npe_cmaes")
 METHODS = (*BAYESIAN_METHODS, *OPTIMIZERS, "prior")
-# Settings that change where or how fast a run goes, not what it computes.
-NOT_IDENTITY = ("workers", "data_dir", "progress")
+# Settings that change where or how fast a run goes, not what it computes: a run may move from local
+# processes to a cluster and continue there.
+NOT_IDENTITY = ("workers", "executor", "scheduler", "data_dir", "progress")
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that determines a run's results (plus ``workers``, which does not).
+    """Everything that determines a run's results (plus where it runs, which does not: ``NOT_IDENTITY``).
 
     Attributes:
         usecase: use case name (``sbi-neuro usecases`` lists them).
@@ -35,7 +37,10 @@ class RunConfig:
         seed: master seed; every random choice derives from it.
         target: ``data`` (the benchmark file), ``simulated`` (from the ground truth) or a file path.
         data_dir: benchmark data directory (default: ``$SBI_NEURO_DATA`` or ``../shared/data``).
-        workers: local worker processes.
+        workers: local worker processes (or the workers of the Dask ``LocalCluster`` started
+            when ``executor`` is ``dask`` without a ``scheduler``).
+        executor: where simulations run: ``local`` (processes on this machine) or ``dask``.
+        scheduler: dask: address of a running scheduler; None starts a local cluster.
         record_dt_ms: sampling interval of recorded traces; None keeps the use case's.
         backend: simulator engine (``neuron``/``brian2`` reference, ``batched`` compiled
             kernel); None takes the use case's default. Stored resolved in config.json.
@@ -76,8 +81,11 @@ class RunConfig:
     restrict: bool = False
     first_round: int = 0
     progress: bool = True
+    executor: str = "local"
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
+        ExecutorConfig(self.executor, self.scheduler, self.workers)  # validates where the run goes
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         for name in ("budget", "workers", "batch_size", "population_size"):
@@ -115,6 +123,11 @@ class RunConfig:
                 f"budget ({self.budget}) must be at least one generation (population_size "
                 f"{self.population_size})"
             )
+
+    @property
+    def execution(self) -> ExecutorConfig:
+        """Where the run's simulations run."""
+        return ExecutorConfig(self.executor, self.scheduler, self.workers)
 
     @property
     def rounds_used(self) -> int:
