@@ -114,6 +114,7 @@ class TrainedPosterior:
         self.feature_mask = feature_mask.astype(bool)
         self.info = info
         self.posterior = _mixture(prior, [e for e, k in zip(self.estimators, kept, strict=True) if k])
+        self._condition: torch.Tensor | None = None  # sbi's default x, set by ``_at``
 
     def _x(self, x: np.ndarray) -> torch.Tensor:
         x = np.atleast_2d(np.asarray(x, dtype=float))[:, self.feature_mask]
@@ -132,16 +133,30 @@ class TrainedPosterior:
             z = z[torch.randperm(len(z))]
         return self.prior.from_z(z.numpy().astype(float))
 
-    def log_prob(self, theta: np.ndarray, x_o: np.ndarray) -> np.ndarray:
-        """Posterior log-density in inference space at physical ``theta``."""
+    def log_prob(self, theta: np.ndarray, x_o: np.ndarray, normalised: bool = True) -> np.ndarray:
+        """Posterior log-density in inference space at physical ``theta``.
+
+        sbi renormalises a density that leaks mass outside the prior box by a factor it estimates
+        by rejection sampling (slow when the leak is large: most samples outside the box). It is
+        estimated once per ``x_o`` here. ``normalised=False`` skips it: enough wherever only
+        densities at one ``x_o`` are compared (truncation thresholds, paths).
+        """
         z = torch.as_tensor(self.prior.to_z(theta), dtype=torch.float32)
+        self._at(x_o)
         with torch.no_grad():
-            return self.posterior.log_prob(z, x=self._x(x_o)).numpy().astype(float)
+            return self.posterior.log_prob(z, norm_posterior=normalised).numpy().astype(float)
+
+    def _at(self, x_o: np.ndarray) -> None:
+        """Make ``x_o`` sbi's default x, so that sbi keeps its normalising factor for it."""
+        x = self._x(x_o)
+        if self._condition is None or not torch.equal(self._condition, x):
+            self.posterior.set_default_x(x)
+            self._condition = x
 
     def map(self, x_o: np.ndarray, seed: int, num_iter: int = 300) -> np.ndarray:
         """Maximum a posteriori estimate (gradient ascent from the best of many samples)."""
         torch.manual_seed(seed)
-        self.posterior.set_default_x(self._x(x_o))
+        self._at(x_o)
         # map() draws its starting points with sbi's own progress bar: keep it off the terminal.
         with contextlib.redirect_stderr(io.StringIO()):
             z = self.posterior.map(num_iter=num_iter, num_init_samples=1000, show_progress_bars=False)

@@ -73,9 +73,12 @@ class PathDensity:
         self.z_span = z_high - self.z_low
 
     def log_prob(self, u: torch.Tensor) -> torch.Tensor:
-        """log p(z(u) | x_o) for points ``u`` (n, d) in the unit cube; −inf outside it."""
+        """log p(z(u) | x_o) up to a constant, for points ``u`` (n, d) in the unit cube; −inf outside it.
+
+        Unnormalised (sbi's leakage factor is left out): the objectives compare densities at one x_o.
+        """
         z = self.z_low + u * self.z_span
-        return self.posterior.posterior.log_prob(z, x=self.x, track_gradients=True)
+        return self.posterior.posterior.log_prob(z, x=self.x, track_gradients=True, norm_posterior=False)
 
     def log_prob_theta(self, theta: np.ndarray) -> np.ndarray:
         with torch.no_grad():

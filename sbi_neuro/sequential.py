@@ -183,14 +183,15 @@ def truncated_prior_sample(
     """
     propose = propose or prior.sample
     reference = posterior.sample(10_000, x_o, seed=seed)
-    threshold = float(np.quantile(posterior.log_prob(reference, x_o), TRUNCATION_QUANTILE))
+    # Unnormalised densities: the threshold and the candidates are compared at the same x_o.
+    threshold = float(np.quantile(posterior.log_prob(reference, x_o, normalised=False), TRUNCATION_QUANTILE))
     rng = np.random.default_rng(seed)
     accepted: list[np.ndarray] = []
     found = proposed = 0
     while found < n and proposed < MAX_PROPOSED:
         candidates = propose(20_000, rng)
         proposed += len(candidates)
-        keep = candidates[posterior.log_prob(candidates, x_o) >= threshold]
+        keep = candidates[posterior.log_prob(candidates, x_o, normalised=False) >= threshold]
         accepted.append(keep)
         found += len(keep)
     if found < n:
