@@ -9,9 +9,10 @@ units). Optimisers work on the unit cube of the inference space.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -40,10 +41,20 @@ class Parameter:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not self.name or not self.name.replace("_", "").replace(".", "").isalnum():
+        if not isinstance(self.name, str) or not self.name.replace("_", "").replace(".", "").isalnum():
             raise ValueError(f"parameter name {self.name!r} must be a non-empty identifier")
-        if not (math.isfinite(self.low) and math.isfinite(self.high)):
-            raise ValueError(f"parameter {self.name!r}: bounds must be finite, got [{self.low}, {self.high}]")
+        for text in ("unit", "description"):
+            if not isinstance(getattr(self, text), str):
+                raise ValueError(
+                    f"parameter {self.name!r}: {text} must be a string, got {getattr(self, text)!r}"
+                )
+        for bound in ("low", "high"):
+            value = getattr(self, bound)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                unit = self.unit or "its unit"
+                raise ValueError(
+                    f"parameter {self.name!r}: {bound} must be a finite number (in {unit}), got {value!r}"
+                )
         if self.low >= self.high:
             raise ValueError(
                 f"parameter {self.name!r}: low ({self.low}) must be smaller than high ({self.high})"
@@ -103,10 +114,21 @@ class Prior:
         return {n: float(v) for n, v in zip(self.names, theta, strict=True)}
 
     def to_config(self) -> list[dict[str, object]]:
+        """The parameters as plain records (``from_config`` reads them back)."""
         return [
             {"name": p.name, "unit": p.unit, "low": p.low, "high": p.high, "scale": p.scale}
             for p in self.parameters
         ]
+
+    @classmethod
+    def from_config(cls, records: Any) -> Prior:
+        """A prior from records like ``to_config``'s; ValueError names the parameter and the field."""
+        if isinstance(records, str | bytes | Mapping) or not isinstance(records, Sequence) or not records:
+            raise ValueError(
+                f"a prior configuration is a non-empty list of parameters {{{', '.join(REQUIRED)}"
+                f"[, scale, description]}}, got {records!r}"
+            )
+        return cls([_parameter(number, record) for number, record in enumerate(records, start=1)])
 
     # -- transforms --------------------------------------------------------
     def to_z(self, theta: np.ndarray) -> np.ndarray:
@@ -170,6 +192,24 @@ class Prior:
         if arr.ndim != 2 or arr.shape[1] != self.dim:
             raise ValueError(f"expected parameters of shape (n, {self.dim}) ({self.names}), got {arr.shape}")
         return arr
+
+
+REQUIRED = ("name", "unit", "low", "high")
+
+
+def _parameter(number: int, record: Any) -> Parameter:
+    """Parameter ``number`` (from 1) of a prior configuration."""
+    if not isinstance(record, Mapping):
+        raise ValueError(f"prior parameter {number} must be an object with {REQUIRED}, got {record!r}")
+    label = f"prior parameter {number} ({record.get('name', 'unnamed')!r})"
+    known = [f.name for f in fields(Parameter)]
+    unknown = sorted(set(record) - set(known))
+    if unknown:
+        raise ValueError(f"{label}: unknown field(s) {unknown}; known: {known}")
+    missing = [key for key in REQUIRED if key not in record]
+    if missing:
+        raise ValueError(f"{label}: missing field(s) {missing}")
+    return Parameter(**record)
 
 
 def _to_z(value: float, scale: Scale) -> float:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+import math
+import types
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
@@ -14,7 +16,7 @@ from sbi_neuro.evaluation import Evaluator
 from sbi_neuro.executors import ExecutorConfig
 from sbi_neuro.inference import NPESettings
 from sbi_neuro.optimizers import OPTIMIZERS
-from usecases import Target, UseCase, get_usecase
+from usecases import Summary, Target, UseCase, get_usecase
 
 # Bayesian methods; optimisers (sbi_neuro.optimizers.OPTIMIZERS); prior: a bank of prior simulations
 # only (sbi-neuro simulate).
@@ -23,6 +25,8 @@ METHODS = (*BAYESIAN_METHODS, *OPTIMIZERS, "prior")
 # Settings that change where or how fast a run goes, not what it computes: a run may move from local
 # processes to a cluster and continue there.
 NOT_IDENTITY = ("workers", "executor", "scheduler", "data_dir", "progress")
+# Seeds reach numpy's RandomState (CMA-ES), which takes 32 bits, with offsets up to 10^6 for analyses.
+MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -85,12 +89,16 @@ class RunConfig:
     scheduler: str | None = None
 
     def __post_init__(self) -> None:
+        check_types(self)
+        check_npe_settings(self.npe)
         ExecutorConfig(self.executor, self.scheduler, self.workers)  # validates where the run goes
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         for name in ("budget", "workers", "batch_size", "population_size"):
-            if int(getattr(self, name)) < 1:
+            if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
         if self.rounds < 1:
             raise ValueError(f"rounds must be >= 1, got {self.rounds}")
         if not 0 < self.npe_fraction < 1:
@@ -155,19 +163,109 @@ class RunConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown configuration fields {unknown}; known: {sorted(known)}")
+    def from_json(cls, data: Any) -> RunConfig:
+        """A configuration from its JSON form; ValueError names the field and what it must be."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a run configuration is a JSON object of fields, got {type(data).__name__}")
         data = dict(data)
         if isinstance(data.get("npe"), dict):
-            npe_known = {f.name for f in fields(NPESettings)}
-            bad = sorted(set(data["npe"]) - npe_known)
-            if bad:
-                raise ValueError(f"unknown npe settings {bad}; known: {sorted(npe_known)}")
+            check_fields(NPESettings, data["npe"], "npe.")
             data["npe"] = NPESettings(**data["npe"])
+        check_fields(cls, data)
         return cls(**data)
+
+
+def read_config(path: Path) -> RunConfig:
+    """The configuration in a run folder's ``config.json``; ValueError names the file and the problem."""
+    try:
+        return RunConfig.from_json(json.loads(path.read_text()))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as err:  # JSONDecodeError is a ValueError
+        raise ValueError(
+            f"{path} is not a valid run configuration: {err}. It records the settings of the run in "
+            f"{path.parent}: restore it, or choose another --out folder"
+        ) from None
+
+
+def check_fields(cls: type, data: dict[str, Any], prefix: str = "") -> None:
+    """``data`` holds every required field of the dataclass ``cls``, no unknown one, each of its type."""
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(
+            f"unknown {prefix.rstrip('.') or 'configuration'} fields {unknown}; known: {sorted(known)}"
+        )
+    hints = get_type_hints(cls)
+    required = [n for n, f in known.items() if f.default is MISSING and f.default_factory is MISSING]
+    missing = [f"{prefix}{n} ({_describe(hints[n])})" for n in required if n not in data]
+    if missing:
+        raise ValueError(f"missing required field(s): {', '.join(missing)}")
+    for name, value in data.items():
+        _check_type(prefix + name, value, hints[name])
+
+
+def check_types(obj: Any, prefix: str = "") -> None:
+    """Every field of the dataclass instance ``obj`` holds a value of its annotated type."""
+    hints = get_type_hints(type(obj))
+    for f in fields(obj):
+        _check_type(prefix + f.name, getattr(obj, f.name), hints[f.name])
+
+
+def check_npe_settings(npe: NPESettings) -> None:
+    """Types and ranges of the NPE settings (NPESettings itself checks the estimator and fractions)."""
+    check_types(npe, "npe.")
+    counts = (
+        "hidden_features",
+        "num_transforms",
+        "training_batch_size",
+        "stop_after_epochs",
+        "max_num_epochs",
+    )
+    for name in counts:
+        if getattr(npe, name) < 1:
+            raise ValueError(f"npe.{name} must be an integer >= 1, got {getattr(npe, name)}")
+    if npe.learning_rate <= 0:
+        raise ValueError(f"npe.learning_rate must be > 0, got {npe.learning_rate}")
+
+
+def _check_type(name: str, value: Any, hint: Any) -> None:
+    if not _matches(value, hint):
+        raise ValueError(f"{name} must be {_describe(hint)}, got {value!r}")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return any(_matches(value, arg) for arg in get_args(hint))
+    if origin is Literal:
+        return any(value == arg and type(value) is type(arg) for arg in get_args(hint))
+    if origin is dict:
+        key, item = get_args(hint)
+        return isinstance(value, dict) and all(
+            _matches(k, key) and _matches(v, item) for k, v in value.items()
+        )
+    if hint is type(None):
+        return value is None
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _describe(hint: Any) -> str:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in get_args(hint))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(arg) for arg in get_args(hint))
+    if origin is dict:
+        return "an object of strings"
+    names = {type(None): "null", int: "an integer", float: "a finite number", str: "a string"}
+    if hint is bool:
+        return "true or false"
+    if is_dataclass(hint):
+        return f"an object with the fields {[f.name for f in fields(hint)]}"
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 @dataclass
@@ -190,7 +288,11 @@ class Run:
 
 
 def open_run(config: RunConfig, folder: str | Path) -> Run:
-    """Create the run folder, or reopen it to continue if it holds the same run."""
+    """Create the run folder, or reopen it to continue if it holds the same run.
+
+    Everything that can be refused is checked before anything is written: the stored
+    configuration, the target (loaded, its features computed once), the bank's columns.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / "config.json"
@@ -206,21 +308,54 @@ def open_run(config: RunConfig, folder: str | Path) -> Run:
     config = replace(config, record_dt_ms=round(float(t[1] - t[0]), 12), backend=usecase.backend)
     resumed = config_path.exists()
     if resumed:
-        stored = RunConfig.from_json(json.loads(config_path.read_text())).to_json()  # fills new defaults
+        stored = read_config(config_path).to_json()  # fills new defaults
         if stored["backend"] is None:  # written before backends existed: the default ran
             stored["backend"] = usecase.backends[0]
         _check_same_run(stored, config, config_path)
+    else:
+        _refuse_orphan_bank(folder)
     target_spec = usecase.default_target if config.target == "default" else config.target
     target = usecase.load_target(target_spec, config.data_dir)
-    atomic_write_text(config_path, json.dumps(config.to_json(), indent=1))
-    evaluator = Evaluator(usecase.simulator, usecase.features, usecase.cost, target)
+    _check_target(usecase, target, config.method)
     columns = {
         "theta": usecase.prior.names,
         "x": usecase.features.names,
         "components": list(usecase.cost.names),
     }
-    bank = SimulationBank(folder / "bank", columns)
+    bank = _open_bank(folder / "bank", columns)
+    atomic_write_text(config_path, json.dumps(config.to_json(), indent=1))
+    evaluator = Evaluator(usecase.simulator, usecase.features, usecase.cost, target)
     return Run(config, folder, usecase, target, evaluator, bank, resumed)
+
+
+def _refuse_orphan_bank(folder: Path) -> None:
+    """A bank without config.json holds simulations of unknown settings: never mix a new run into it."""
+    bank = folder / "bank"
+    batches = sorted(bank.glob("batch_*.npz")) if bank.is_dir() else []
+    if batches:
+        raise ValueError(
+            f"{folder} holds {len(batches)} simulation batch file(s) in bank/ but no config.json, so the "
+            "settings they were made with are unknown; restore config.json or choose another --out folder"
+        )
+
+
+def _check_target(usecase: UseCase, target: Target, method: str) -> None:
+    """Compute the target's features once, so a summary that cannot handle the target (or a Bayesian
+    target without defined features) is refused before any simulation."""
+    if target.traces is not None:
+        usecase.features(target.t, target.traces[None])
+    if method in BAYESIAN_METHODS:
+        target_features(usecase.features, target)
+
+
+def _open_bank(folder: Path, columns: dict[str, list[str]]) -> SimulationBank:
+    try:
+        return SimulationBank(folder, columns)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(
+            f"{folder / 'columns.json'} is not valid JSON ({err}); it names the columns of the bank's "
+            "batch files: restore it, or choose another --out folder"
+        ) from None
 
 
 def _check_same_run(stored: dict[str, Any], config: RunConfig, path: Path) -> None:
@@ -239,17 +374,24 @@ def _check_same_run(stored: dict[str, Any], config: RunConfig, path: Path) -> No
 
 def observed_features(run: Run) -> np.ndarray:
     """x_o: the target's features, with undefined ones filled as for training."""
-    features = run.usecase.features
-    if run.target.x_o is not None:
-        raw = np.asarray(run.target.x_o, dtype=float)
-    elif run.target.traces is not None:
-        raw = features(run.target.t, run.target.traces[None])[0]
+    return target_features(run.usecase.features, run.target)
+
+
+def target_features(features: Summary, target: Target) -> np.ndarray:
+    """The features of ``target``, filled as for training; ValueError if any stays undefined."""
+    if target.x_o is not None:
+        raw = np.asarray(target.x_o, dtype=float)
+    elif target.traces is not None:
+        raw = features(target.t, target.traces[None])[0]
     else:
-        raise ValueError(f"target {run.target.source} has neither traces nor features")
+        raise ValueError(f"target {target.source} has neither traces nor features")
     x_o = features.fill_undefined(raw)
     if not np.all(np.isfinite(x_o)):
         bad = [n for n, v in zip(features.names, x_o, strict=True) if not np.isfinite(v)]
-        raise ValueError(f"target {run.target.source}: features {bad} are undefined for the target trace")
+        raise ValueError(
+            f"target {target.source}: features {bad} are undefined for the target trace; Bayesian "
+            "inference needs every feature of the target (an optimiser, `sbi-neuro fit`, does not)"
+        )
     return x_o
 
 

@@ -181,15 +181,21 @@ class TraceCost:
         """Components ``(n, c)`` (NaN for failed runs) and weighted totals ``(n,)`` vs ``target.traces``.
 
         One compiled call for the whole batch (``summaries.batched_costs``); it agrees with
-        ``components`` to round-off.
+        ``components`` to round-off. A row counts as failed (NaN components, ``FAILED_ERROR``) when
+        ``ok`` says so, when its traces are not finite, or when a component overflows (traces near
+        the float limit): the error of every row is a finite number.
         """
         from summaries.batched_costs import batch_components
 
+        traces = np.asarray(traces, dtype=float)
+        ok = np.asarray(ok, dtype=bool) & np.isfinite(traces).reshape(traces.shape[0], -1).all(axis=1)
         comps = batch_components(
             traces, target.traces, ok, self.names, self.threshold_mV, self.spike_window_samples, self._stim
         )
-        totals = np.full(traces.shape[0], FAILED_ERROR)
-        totals[ok] = comps[ok] @ self.weight_vector
+        with np.errstate(over="ignore", invalid="ignore"):
+            totals = comps @ self.weight_vector
+        failed = ~ok | ~np.isfinite(totals) | ~np.isfinite(comps).all(axis=1)
+        comps[failed], totals[failed] = np.nan, FAILED_ERROR
         return comps, totals
 
     @property

@@ -62,6 +62,10 @@ LEGACY_ZERO_FEATURES = frozenset(
     }
 )
 _AMP_PREFIX = "stimAmp_"
+FILE_LAYOUT = (
+    '{"stimuli": {"delay": ms, "duration": ms, "amplitudes": [nA, ...]}, "features": '
+    '{eFEL feature: {"weight": number, "stimAmp_<nA>": {"Mean": number, "Std": number > 0}, ...}, ...}}'
+)
 
 
 @dataclass(frozen=True)
@@ -148,19 +152,13 @@ class FeatureStatistics:
             raise DataError(f"feature target file {path} does not exist")
         try:
             data = json.loads(path.read_text())
-            stim = data["stimuli"]
-            amplitudes = tuple(float(a) for a in stim["amplitudes"])
-            delay, duration = float(stim["delay"]), float(stim["duration"])
-            raw_features = data["features"]
-            if not isinstance(raw_features, dict) or not raw_features:
-                raise ValueError("'features' must be a non-empty object")
-            types, file_weights, targets = _parse_features(raw_features, amplitudes)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-            raise DataError(
-                f"feature target file {path} is not a valid feature-statistics JSON: {err!r}"
-            ) from None
-        if duration <= 0 or not amplitudes:
-            raise DataError(f"feature target file {path}: stimuli need a positive duration and amplitudes")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise DataError(f"feature target file {path} is not valid JSON: {err}") from None
+        try:
+            amplitudes, delay, duration = _parse_stimuli(data)
+            types, file_weights, targets = _parse_features(data.get("features"), amplitudes)
+        except ValueError as err:
+            raise DataError(f"feature target file {path}: {err}; expected {FILE_LAYOUT}") from None
         if isinstance(weights, str):
             if weights == "neuroptimus":
                 total = sum(file_weights)
@@ -297,39 +295,79 @@ class FeatureStatistics:
         return efel_session(self.settings)
 
 
+def _parse_stimuli(data: Any) -> tuple[tuple[float, ...], float, float]:
+    """Amplitudes (nA), delay and duration (ms) of the file's ``stimuli``; ValueError names the field."""
+    if not isinstance(data, dict) or not isinstance(data.get("stimuli"), dict):
+        raise ValueError("the file needs an object 'stimuli'")
+    stim = data["stimuli"]
+    amplitudes = stim.get("amplitudes")
+    if not isinstance(amplitudes, list) or not amplitudes:
+        raise ValueError(f"stimuli.amplitudes must be a non-empty list of numbers (nA), got {amplitudes!r}")
+    amps = tuple(_number(a, f"stimuli.amplitudes[{k}]") for k, a in enumerate(amplitudes))
+    delay = _number(stim.get("delay"), "stimuli.delay (ms)")
+    duration = _number(stim.get("duration"), "stimuli.duration (ms)")
+    if duration <= 0:
+        raise ValueError(f"stimuli.duration must be > 0 ms, got {duration:g}")
+    return amps, delay, duration
+
+
 def _parse_features(
-    raw: Mapping[str, Any], amplitudes: tuple[float, ...]
+    raw: Any, amplitudes: tuple[float, ...]
 ) -> tuple[tuple[str, ...], tuple[float, ...], tuple[FeatureTarget, ...]]:
-    """Feature types, their weights and the targets, validated; ValueError says what is wrong."""
+    """Feature types, their weights and the targets, validated; ValueError names the field."""
+    import efel
+
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError(f"'features' must be a non-empty object {{eFEL feature: ...}}, got {raw!r}")
+    known = set(efel.get_feature_names())
     types: list[str] = []
     weights: list[float] = []
     targets: list[FeatureTarget] = []
     for name, entry in raw.items():
+        if name not in known:
+            raise ValueError(f"features.{name} is not an eFEL feature (efel.get_feature_names() lists them)")
         if not isinstance(entry, dict):
-            raise ValueError(f"feature {name!r} must be an object")
-        weight = float(entry.get("weight", 1.0))
-        if not (math.isfinite(weight) and weight >= 0):
-            raise ValueError(f"feature {name!r}: weight must be a number >= 0, got {entry.get('weight')!r}")
-        pairs = []
-        for key, stats in entry.items():
-            if key == "weight":
-                continue
-            if not key.startswith(_AMP_PREFIX):
-                raise ValueError(f"feature {name!r}: unexpected key {key!r} (expected 'stimAmp_<amplitude>')")
-            amp = float(key[len(_AMP_PREFIX) :])
-            sweep = next((k for k, a in enumerate(amplitudes) if math.isclose(a, amp, abs_tol=1e-9)), None)
-            if sweep is None:
-                raise ValueError(f"feature {name!r}: amplitude {amp} is not among the stimuli {amplitudes}")
-            mean, std = float(stats["Mean"]), float(stats["Std"])
-            if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
-                raise ValueError(f"feature {name!r} at {amp} nA: need a finite Mean and a Std > 0")
-            pairs.append(FeatureTarget(name, amplitudes[sweep], sweep, mean, std))
+            raise ValueError(f"features.{name} must be an object, got {entry!r}")
+        weight = _number(entry.get("weight", 1.0), f"features.{name}.weight")
+        if weight < 0:
+            raise ValueError(f"features.{name}.weight must be a number >= 0, got {weight:g}")
+        pairs = [_target(name, key, stats, amplitudes) for key, stats in entry.items() if key != "weight"]
         if not pairs:
-            raise ValueError(f"feature {name!r} has no amplitude entries")
+            raise ValueError(f"features.{name} has no '{_AMP_PREFIX}<amplitude>' entries")
         types.append(name)
         weights.append(weight)
         targets.extend(sorted(pairs, key=lambda p: p.sweep))
     return tuple(types), tuple(weights), tuple(targets)
+
+
+def _target(name: str, key: str, stats: Any, amplitudes: tuple[float, ...]) -> FeatureTarget:
+    """One ``"stimAmp_<amplitude>": {"Mean": ..., "Std": ...}`` entry of feature ``name``."""
+    where = f"features.{name}.{key}"
+    if not key.startswith(_AMP_PREFIX):
+        raise ValueError(f"features.{name}: unexpected key {key!r} (expected '{_AMP_PREFIX}<amplitude>')")
+    amp = _number(key[len(_AMP_PREFIX) :], f"the amplitude of {where}")
+    sweep = next((k for k, a in enumerate(amplitudes) if math.isclose(a, amp, abs_tol=1e-9)), None)
+    if sweep is None:
+        raise ValueError(f"{where}: amplitude {amp:g} nA is not among stimuli.amplitudes {amplitudes}")
+    if not isinstance(stats, dict):
+        raise ValueError(f'{where} must be an object {{"Mean": number, "Std": number > 0}}, got {stats!r}')
+    mean, std = _number(stats.get("Mean"), f"{where}.Mean"), _number(stats.get("Std"), f"{where}.Std")
+    if std <= 0:
+        raise ValueError(f"{where}.Std must be > 0, got {std:g}")
+    return FeatureTarget(name, amplitudes[sweep], sweep, mean, std)
+
+
+def _number(value: Any, where: str) -> float:
+    """A finite number (or a string holding one, as the Neuroptimus file writes weights)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{where} must be a finite number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{where} must be a finite number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{where} must be a finite number, got {value!r}")
+    return number
 
 
 __all__ = [

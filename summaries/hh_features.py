@@ -24,8 +24,9 @@ No transforms: the original fed the raw count and moments to the network (delfi
 z-scored them with pilot simulations); no logarithm is taken.
 
 Undefined values are NaN: the skewness and kurtosis of a trace that is constant
-during the stimulus (SD below 1e-9 of its scale), and any feature whose window
-holds no sample. Non-finite traces (failed simulations) give all-NaN blocks.
+during the stimulus (SD below 1e-9 of its scale), any feature whose window
+holds no sample, and any moment that overflows (values near the float limit).
+Non-finite traces (failed simulations) give all-NaN blocks.
 For inference, ``fill_undefined`` replaces a flat trace's skewness by 0 and its
 kurtosis by 3 (the values of Gaussian noise, which a nearly flat noisy trace
 approaches); the other features have no fill and stay NaN.
@@ -123,7 +124,10 @@ class GoncalvesFeatures:
             v = traces[:, s, :]
             finite = np.all(np.isfinite(v), axis=1)
             if finite.any():
-                out[finite, s * k : (s + 1) * k] = self._block(t, v[finite], before, rest_sd_window, during)
+                with np.errstate(over="ignore", invalid="ignore"):  # overflow of huge values: NaN below
+                    block = self._block(t, v[finite], before, rest_sd_window, during)
+                out[finite, s * k : (s + 1) * k] = block
+        out[~np.isfinite(out)] = np.nan
         return out
 
     def _block(

@@ -45,7 +45,8 @@ class TraceSamples:
         return [self.unit] * len(self.times_ms)
 
     def __call__(self, t: np.ndarray, traces: np.ndarray) -> np.ndarray:
-        """Features ``(n, k)`` of traces ``(n, n_sweeps, T)``; failed (non-finite) rows are NaN."""
+        """Features ``(n, k)`` of traces ``(n, n_sweeps, T)``; failed (non-finite) rows are NaN, and so
+        is a window mean that overflows (values near the float limit)."""
         traces = np.asarray(traces, dtype=float)
         if traces.ndim == 2:
             traces = traces[:, None, :]
@@ -56,13 +57,15 @@ class TraceSamples:
             )
         sweep = traces[:, self.sweep, :]
         columns = []
-        for time in self.times_ms:
-            window = np.flatnonzero(np.abs(t - time) <= self.half_window_ms + 1e-9)
-            if window.size == 0:
-                window = np.array([int(np.argmin(np.abs(t - time)))])
-            columns.append(sweep[:, window].mean(axis=1))
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values overflow to inf: undefined below
+            for time in self.times_ms:
+                window = np.flatnonzero(np.abs(t - time) <= self.half_window_ms + 1e-9)
+                if window.size == 0:
+                    window = np.array([int(np.argmin(np.abs(t - time)))])
+                columns.append(sweep[:, window].mean(axis=1))
         x = np.column_stack(columns)
         x[~np.all(np.isfinite(sweep), axis=1)] = np.nan
+        x[~np.isfinite(x)] = np.nan
         return x
 
     def fill_undefined(self, x: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ _ALL = (hh, vclamp, ca1_passive, adex, ca1_detailed, hh_allen, stg)
 MODULES: dict[str, ModuleType] = {m.NAME: m for m in _ALL}
 BUILDERS: dict[str, Callable[..., UseCase]] = {name: m.build for name, m in MODULES.items()}
 COMMON_OPTIONS = ("data_dir", "record_dt_ms", "backend")
+MIN_SAMPLES = 3  # the fewest samples any summary accepts (eFEL needs more than 2 points)
 
 
 def get_usecase(name: str, backend: str | None = None, **options: Any) -> UseCase:
@@ -42,7 +43,14 @@ def get_usecase(name: str, backend: str | None = None, **options: Any) -> UseCas
         )
     if "backend" in accepted:
         options["backend"] = backend
-    return replace(build(**options), backend=backend, backends=backends)
+    usecase = replace(build(**options), backend=backend, backends=backends)
+    t = usecase.simulator.t
+    if t.size < MIN_SAMPLES:
+        raise ValueError(
+            f"record_dt_ms {options.get('record_dt_ms')} leaves {t.size} sample(s) in the protocol of "
+            f"{name!r}; summaries need at least {MIN_SAMPLES}: record more finely"
+        )
+    return usecase
 
 
 def usecase_backends(name: str) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from priors import Parameter, Prior
-from sbi_neuro.data import DataError, data_file
+from sbi_neuro.data import DataError, check_units, data_file, read_numeric_table
 from simulators.batched_adex import AdExBatched
 from simulators.brian2_adex import AdExBrian2
 from summaries import EfelFeatures, Feature, TraceCost
@@ -80,7 +80,7 @@ def build(record_dt_ms: float = 0.2, data_dir: str | Path | None = None, backend
         if spec == "simulated":
             raise ValueError("adex has no ground truth to simulate a target from; use 'data' or a file")
         path = data_file(DATA_FILE, data_dir) if spec == "data" else Path(spec)
-        traces = load_sweep_table(path, len(SWEEPS), simulator.t.size)
+        traces = load_sweep_table(path, len(SWEEPS), simulator.t.size, record_dt_ms)
         return Target(simulator.t, traces, str(path))
 
     return UseCase(
@@ -98,23 +98,20 @@ def build(record_dt_ms: float = 0.2, data_dir: str | Path | None = None, backend
     )
 
 
-def load_sweep_table(path: Path, n_sweeps: int, n_samples: int) -> np.ndarray:
-    """A table with one voltage column (mV) per sweep and no time column → ``(n_sweeps, T)``."""
-    if not path.is_file():
-        raise DataError(f"target file {path} does not exist")
-    try:
-        data = np.loadtxt(path, ndmin=2)
-    except ValueError as err:
-        raise DataError(f"target file {path} is not a numeric table: {err}") from None
+def load_sweep_table(path: Path, n_sweeps: int, n_samples: int, dt_ms: float = 0.2) -> np.ndarray:
+    """A table with one voltage column (mV) per sweep and no time column, one row per ``dt_ms``
+    → ``(n_sweeps, T)``."""
+    layout = (
+        f"{n_samples} rows (one every {dt_ms:g} ms from 0 ms) and {n_sweeps} columns "
+        "(one voltage column per current step, mV, no time column)"
+    )
+    data = read_numeric_table(path, "target file", layout)
     if data.shape != (n_samples, n_sweeps):
-        raise DataError(
-            f"target file {path} has shape {data.shape}; expected {n_samples} rows (5 kHz, 1100 ms) "
-            f"and {n_sweeps} columns (one voltage column per current step, mV, no time column)"
-        )
+        raise DataError(f"target file {path} has shape {data.shape}; expected {layout}")
     if not np.all(np.isfinite(data)):
-        raise DataError(f"target file {path} has NaN or inf values")
-    if np.max(np.abs(data)) < 1.0:
+        row = int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0]) + 1
         raise DataError(
-            f"target file {path}: voltages lie within ±1, which looks like volts; the file must hold mV"
+            f"target file {path} has NaN or inf values, first at data row {row}; expected {layout}"
         )
+    check_units(path, data, "voltage", "mV")
     return data.T.copy()

@@ -119,12 +119,14 @@ def surrogate_trace_target(
     data_file_name: str,
     quantity: str = "voltage",
     unit: str = "mV",
+    max_step_ms: float | None = None,
 ) -> Target:
     """The target of a one-sweep surrogate use case (UC1, UC2).
 
     ``spec``: ``simulated`` (the ground truth ``truth`` simulated here), ``data`` (the
     benchmark file, made by the same ground truth) or the path of a user's two-column
-    time (ms) / value file; files are resampled onto the simulator's grid.
+    time (ms) / value file; files are resampled onto the simulator's grid and may be
+    sampled no more coarsely than ``max_step_ms``.
     """
     from sbi_neuro.data import data_file, load_two_column_trace, resample
 
@@ -134,4 +136,5 @@ def surrogate_trace_target(
         return Target(t, traces, "simulated: ground truth", from_ground_truth=True)
     path = data_file(data_file_name, data_dir) if spec == "data" else Path(spec)
     trace = load_two_column_trace(path, quantity, unit)
-    return Target(t, resample(trace, t)[None, :], trace.source, from_ground_truth=spec == "data")
+    values = resample(trace, t, max_step_ms)
+    return Target(t, values[None, :], trace.source, from_ground_truth=spec == "data")

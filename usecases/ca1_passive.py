@@ -25,6 +25,9 @@ NAME = "ca1_passive"
 DATA_FILE = f"{UC3_FOLDER}/target_voltage.dat"
 # "batched": the cell's modes from NEURON's own tree, stepped as NEURON steps (file discretisation)
 BACKENDS = ("neuron", "batched")
+# Coarsest sampling of a user's target file: the features average 1 ms windows (201, 202, ... ms
+# after the 3 ms pulse), so each window needs at least two samples.
+MAX_TARGET_STEP_MS = 0.5
 
 PRIOR = Prior(
     [
@@ -74,7 +77,7 @@ def build(
         t = simulator.t
         path = data_file(DATA_FILE, data_dir) if spec == "data" else Path(spec)
         trace = load_two_column_trace(path, "voltage relative to rest", "mV")
-        return Target(t, resample(trace, t)[None, :], trace.source)
+        return Target(t, resample(trace, t, MAX_TARGET_STEP_MS)[None, :], trace.source)
 
     return UseCase(
         name=NAME,
