@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,9 @@ WHERE = [("local", 1), ("local", 2), ("dask", 1), ("dask", 2), ("dask", 4)]
 class NoOpEvaluator(Evaluator):
     """Results shaped like the use case's, computed from nothing: what is left is the executor's cost."""
 
-    def __call__(self, theta: np.ndarray, seed: int) -> EvalBatch:
+    def __call__(
+        self, theta: np.ndarray, seed: int, first_row: int = 0, failed: Mapping[int, int] | None = None
+    ) -> EvalBatch:
         n = len(theta)
         return EvalBatch(
             theta=np.asarray(theta, dtype=float),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sbi_neuro.bayes import run_npe, run_prior
-from sbi_neuro.executors import Executor, open_executor
+from sbi_neuro.executors import DEFAULT_SIM_TIMEOUT_S, Executor, open_executor
 from sbi_neuro.fit import run_optimizer
-from sbi_neuro.runner import Runner
+from sbi_neuro.runner import FAULT_LOG, Runner
 from sbi_neuro.runs import RunConfig, open_run
 from sbi_neuro.sequential import run_npe_cmaes, run_tsnpe
 
@@ -18,19 +19,32 @@ BAYESIAN = {"npe": run_npe, "tsnpe": run_tsnpe, "npe_cmaes": run_npe_cmaes, "pri
 
 
 def run(
-    config: RunConfig, out: str | Path, index: str | Path | None = None, executor: Executor | None = None
+    config: RunConfig,
+    out: str | Path,
+    index: str | Path | None = None,
+    executor: Executor | None = None,
+    sim_timeout_s: float | None = DEFAULT_SIM_TIMEOUT_S,
 ) -> dict[str, Any]:
     """Run (or continue) ``config`` in the folder ``out``; returns the run summary.
 
     Simulations run on ``executor`` if given (several runs can share one cluster), else on
-    the one ``config.execution`` describes, opened for this run. A finished fit or
+    the one ``config.execution`` describes, opened for this run, where a simulation taking
+    more than ``sim_timeout_s`` seconds (None: no limit) is recorded as timed out. Simulations
+    that hang or crash their process are listed in ``out/faults.json``. A finished fit or
     inference is recorded in the results index ``index`` (default: ``$SBI_NEURO_INDEX``
     or ``runs/index.sqlite``).
     """
+    execution = replace(config.execution, sim_timeout_s=sim_timeout_s)  # validated before any file is written
     opened = open_run(config, out)
-    where = nullcontext(executor) if executor is not None else open_executor(config.execution)
+    where = nullcontext(executor) if executor is not None else open_executor(execution)
     with where as chosen:
-        runner = Runner(opened.evaluator, workers=config.workers, progress=config.progress, executor=chosen)
+        runner = Runner(
+            opened.evaluator,
+            workers=config.workers,
+            progress=config.progress,
+            executor=chosen,
+            fault_log=opened.folder / FAULT_LOG,
+        )
         summary = BAYESIAN.get(config.method, run_optimizer)(opened, runner)
     if config.method != "prior":
         from sbi_neuro.index import ResultsIndex

@@ -13,6 +13,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,4 +76,21 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def atomic_savefig(fig: Any, path: str | Path, **kwargs: Any) -> None:
+    """Save a matplotlib figure (format from ``path``'s suffix) so that readers never see it
+    half-written; ``kwargs`` go to ``Figure.savefig``."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, format=path.suffix.lstrip(".") or None, **kwargs)
+    os.replace(tmp, path)
+
+
+def atomic_savetxt(path: str | Path, array: np.ndarray, **kwargs: Any) -> None:
+    """``np.savetxt`` so that readers never see the file half-written."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    np.savetxt(tmp, array, **kwargs)
     os.replace(tmp, path)

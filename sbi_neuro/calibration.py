@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sbi_neuro.bank import atomic_write_text
+from sbi_neuro.bank import atomic_savefig, atomic_write_text
 from sbi_neuro.inference import TrainedPosterior
 from sbi_neuro.path_study import final_posterior, reopen
 from sbi_neuro.runner import Runner, batch_seed
@@ -344,7 +344,7 @@ def _plot_ranks(ranks: np.ndarray, n_samples: int, names: list[str], out: Path) 
         fontsize=10,
     )
     fig.tight_layout()
-    fig.savefig(out / "sbc_ranks.png", dpi=110)
+    atomic_savefig(fig, out / "sbc_ranks.png", dpi=110)
     plt.close(fig)
 
 
@@ -371,5 +371,5 @@ def _plot_coverage(hpd: np.ndarray, tarp: np.ndarray, report: dict[str, Any], ou
     ax.set_title(f"Expected coverage on {report['n_valid']} held-out simulations", fontsize=10)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     fig.tight_layout()
-    fig.savefig(out / "coverage.png", dpi=110)
+    atomic_savefig(fig, out / "coverage.png", dpi=110)
     plt.close(fig)

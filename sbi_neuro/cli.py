@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from sbi_neuro.data import DataError
-from sbi_neuro.executors import EXECUTORS, ExecutorConfig
+from sbi_neuro.executors import DEFAULT_SIM_TIMEOUT_S, EXECUTORS, ExecutorConfig
 from sbi_neuro.index import add_runs_parser
 from sbi_neuro.inference import NPESettings
 from sbi_neuro.optimizers import OPTIMIZERS
@@ -92,12 +93,16 @@ def _parser() -> argparse.ArgumentParser:
     _common(p, out_required=False)
     p.add_argument(
         "--methods",
+        type=_methods,
         default="cmaes,pso,de,random,nelder_mead,lbfgsb,nsga2,ibea,npe,tsnpe,npe_cmaes",
         help="comma-separated methods (default: all)",
     )
     p.add_argument("--budget", type=int, default=10_000, help="simulations per run (default 10000)")
     p.add_argument(
-        "--seeds", default="10", help="number of seeds (1..N) or a comma-separated list (default 10)"
+        "--seeds",
+        type=_seeds,
+        default="10",
+        help="number of seeds (1..N) or a comma-separated list (default 10)",
     )
     p.add_argument("--popsize", type=int, default=100, help="population of population methods (default 100)")
     p.set_defaults(func=_cmd_compare)
@@ -111,11 +116,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run", help="folder of a finished `sbi-neuro infer` run")
     p.add_argument(
-        "--tolerance", type=float, default=0.1, help="a fit: every feature within this many SDs (0.1)"
+        "--tolerance",
+        type=_positive_float,
+        default=0.1,
+        help="a fit: every feature within this many SDs (0.1)",
     )
-    p.add_argument("--samples", type=int, default=200, help="posterior samples simulated (default 200)")
     p.add_argument(
-        "--workers", type=int, default=2, help="local worker processes, or Dask local-cluster workers (2)"
+        "--samples", type=_positive_int, default=200, help="posterior samples simulated (default 200)"
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=2,
+        help="local worker processes, or Dask local-cluster workers (2)",
     )
     _executor_arguments(p)
     p.add_argument("--endpoints", help="CSV with a header of parameter names and two rows: the endpoints")
@@ -127,19 +140,26 @@ def _parser() -> argparse.ArgumentParser:
         "(SBC, expected coverage, TARP), ArviZ export; then rewrite its report",
     )
     p.add_argument("run", help="folder of a finished `sbi-neuro infer` run")
-    p.add_argument("--predictive", type=int, default=100, help="posterior samples simulated (default 100)")
     p.add_argument(
-        "--tolerance", type=float, default=0.1, help="a fit: every feature within this many SDs (0.1)"
+        "--predictive", type=_count, default=100, help="posterior samples simulated (default 100; 0 skips it)"
+    )
+    p.add_argument(
+        "--tolerance",
+        type=_positive_float,
+        default=0.1,
+        help="a fit: every feature within this many SDs (0.1)",
     )
     p.add_argument(
         "--calibration",
-        type=int,
+        type=_count,
         default=200,
         help="held-out prior simulations for calibration (default 200; 0 skips it; ~1000 to resolve a "
         "deviation of 0.05)",
     )
-    p.add_argument("--samples", type=int, default=1000, help="posterior samples per held-out simulation")
-    p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    p.add_argument(
+        "--samples", type=_positive_int, default=1000, help="posterior samples per held-out simulation"
+    )
+    p.add_argument("--workers", type=_positive_int, default=2, help="local worker processes (default 2)")
     p.add_argument("--index", help="results index for the report's comparison (default: the run's)")
     p.set_defaults(func=_cmd_check)
 
@@ -194,18 +214,81 @@ def _common(p: argparse.ArgumentParser, out_required: bool = True) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _integer(text, 1)
+
+
+def _count(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _integer(text, 0)
+
+
+def _integer(text: str, lowest: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {lowest}, got {text!r}") from None
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {lowest}, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def _seeds(text: str) -> list[int]:
+    """argparse type of --seeds: a count N (seeds 1..N) or a comma-separated list of seeds >= 0."""
+    from sbi_neuro.compare import parse_seeds
+
+    items = [item.strip() for item in text.split(",")]
+    if not all(item.isdigit() for item in items if item) or not any(items):
+        raise argparse.ArgumentTypeError(
+            f"expected a count N >= 1 (seeds 1..N) or a comma-separated list of integers >= 0, got {text!r}"
+        )
+    try:
+        return parse_seeds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _methods(text: str) -> list[str]:
+    """argparse type of --methods: a non-empty comma-separated list."""
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    if not methods:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of methods, got {text!r}")
+    return methods
+
+
 def _executor_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--executor",
         choices=EXECUTORS,
         default="local",
-        help="where simulations run: 'local' (processes on this machine, default) or 'dask' "
+        help="where simulations run: 'local' (processes on this machine, a hang or crash isolated; "
+        "default), 'joblib' (joblib's loky processes, no isolation) or 'dask' "
         "(dask.distributed: the cluster at --scheduler, or a local cluster of --workers processes)",
     )
     p.add_argument(
         "--scheduler",
         metavar="ADDRESS",
         help="with --executor dask: address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786",
+    )
+    p.add_argument(
+        "--sim-timeout",
+        type=_time_limit,
+        default=DEFAULT_SIM_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"local executor: a simulation taking longer is recorded as timed out and the run goes on "
+        f"(default {DEFAULT_SIM_TIMEOUT_S:g}; 0: no limit). Not part of a run's identity",
     )
 
 
@@ -227,6 +310,17 @@ def _config(args: argparse.Namespace, method: str, budget: int, **extra: Any) ->
         progress=not args.quiet,
         **extra,
     )
+
+
+def _time_limit(text: str) -> float | None:
+    """argparse type: seconds > 0, or 0 for no limit (None)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0 (0: no limit), got {text!r}")
+    return value or None
 
 
 def _options(args: argparse.Namespace) -> dict[str, str]:
@@ -285,18 +379,18 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         posterior_samples=args.posterior_samples,
         npe=NPESettings(density_estimator=args.density_estimator),
     )
-    return _execute(cfg, Path(args.out), args.index)
+    return _execute(cfg, Path(args.out), args.index, args.sim_timeout)
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     cfg = _config(args, args.method, args.budget, population_size=args.popsize)
-    return _execute(cfg, Path(args.out), args.index)
+    return _execute(cfg, Path(args.out), args.index, args.sim_timeout)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from sbi_neuro.api import run
 
-    summary = run(_config(args, "prior", args.n), Path(args.out))
+    summary = run(_config(args, "prior", args.n), Path(args.out), sim_timeout_s=args.sim_timeout)
     rate = summary["evaluations_per_s"]
     speed = f"{rate:.1f} evaluations/s" if rate else "nothing new to simulate"
     print(
@@ -318,20 +412,21 @@ def _where(summary: dict[str, Any]) -> str:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from sbi_neuro.compare import compare, parse_seeds
+    from sbi_neuro.compare import compare
 
     base = _config(args, "cmaes", args.budget, population_size=args.popsize)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    table = compare(base, methods, parse_seeds(args.seeds), args.out, args.index)
+    table = compare(base, args.methods, args.seeds, args.out, args.index, args.sim_timeout)
     ranking = Path(args.out) / "ranking.md"
     print(f"\n{table.read_text()}\ntables and figures: {table.parent}/; ranking: {ranking}")
     return 0
 
 
-def _execute(cfg: RunConfig, out: Path, index: str | None = None) -> int:
+def _execute(
+    cfg: RunConfig, out: Path, index: str | None = None, sim_timeout_s: float | None = DEFAULT_SIM_TIMEOUT_S
+) -> int:
     from sbi_neuro.api import run
 
-    summary = run(cfg, out, index)
+    summary = run(cfg, out, index, sim_timeout_s=sim_timeout_s)
     _print_summary(summary, out)
     return 0
 
@@ -350,7 +445,7 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 def _cmd_path(args: argparse.Namespace) -> int:
     from sbi_neuro.path_study import run_path_study
 
-    where = ExecutorConfig(args.executor, args.scheduler, args.workers)
+    where = ExecutorConfig(args.executor, args.scheduler, args.workers, args.sim_timeout)
     report = run_path_study(args.run, args.tolerance, args.samples, args.workers, args.endpoints, where)
     ppc = report["posterior_predictive"]
     print(

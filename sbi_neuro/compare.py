@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from sbi_neuro.bank import atomic_write_text
+from sbi_neuro.bank import atomic_savefig, atomic_write_text
+from sbi_neuro.executors import DEFAULT_SIM_TIMEOUT_S
 from sbi_neuro.runs import METHODS, NOT_IDENTITY, RunConfig
 
 GENERATION = 100  # evaluations per generation for the convergence score
@@ -50,8 +51,12 @@ def compare(
     seeds: list[int],
     out: str | Path,
     index: str | Path | None = None,
+    sim_timeout_s: float | None = DEFAULT_SIM_TIMEOUT_S,
 ) -> Path:
-    """Run every (method, seed) of ``base`` (use case, budget, backend...) in ``out``; returns table.md."""
+    """Run every (method, seed) of ``base`` (use case, budget, backend...) in ``out``; returns table.md.
+
+    A simulation taking more than ``sim_timeout_s`` seconds (None: no limit) is recorded as timed out.
+    """
     from sbi_neuro.api import run
     from sbi_neuro.executors import open_executor
     from sbi_neuro.index import ResultsIndex
@@ -64,7 +69,10 @@ def compare(
     root = Path(out) / base.usecase
     results: list[RunResult] = []
     # one executor for every run: a Dask cluster is started (or connected to) once
-    with ResultsIndex(index) as results_index, open_executor(base.execution) as executor:
+    with (
+        ResultsIndex(index) as results_index,
+        open_executor(replace(base.execution, sim_timeout_s=sim_timeout_s)) as executor,
+    ):
         for method in methods:
             for seed in seeds:
                 config = replace(base, method=method, seed=seed)
@@ -234,7 +242,7 @@ def _plot(root: Path, base: RunConfig, results: list[RunResult], order: list[str
     ax.set_title(f"{base.usecase}: best error over seeds, budget {base.budget}")
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
     fig.tight_layout()
-    fig.savefig(root / "best_error_boxplot.png", dpi=110)
+    atomic_savefig(fig, root / "best_error_boxplot.png", dpi=110)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -250,7 +258,7 @@ def _plot(root: Path, base: RunConfig, results: list[RunResult], order: list[str
     ax.set_title(f"{base.usecase}: convergence")
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
-    fig.savefig(root / "convergence.png", dpi=110)
+    atomic_savefig(fig, root / "convergence.png", dpi=110)
     plt.close(fig)
 
 

@@ -8,23 +8,28 @@ that join or restart later, so a task carries only its parameters. (A scattered
 evaluator would be lost once every worker that held it had died, even with live
 workers left.) A worker killed mid-task loses that task; the scheduler runs it again
 elsewhere, up to ``distributed.scheduler.allowed-failures`` deaths per task (3 by
-default), after which the run fails with ``KilledWorker``.
+default). A task that still kills its worker (``KilledWorker``) is isolated as on local
+processes (``sbi_neuro.faults``): its parameter sets that crash on their own are recorded
+as ``STATUS_CRASHED`` and the run goes on. There is no time limit on Dask: a hung
+simulation holds its worker until the run is stopped.
 """
 
 from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 
 import dask
 import numpy as np
 from distributed import Client, LocalCluster, Worker, as_completed, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
+from distributed.scheduler import KilledWorker
 
 from sbi_neuro.evaluation import EvalBatch, Evaluator
-from sbi_neuro.executors import Task, evaluate_task
+from sbi_neuro.faults import Fault, Job, Task, isolated_results
+from simulators import STATUS_CRASHED
 
 
 class EvaluatorPlugin(WorkerPlugin):
@@ -43,16 +48,13 @@ class DaskExecutor:
         self._plugin: str | None = None
 
     def map_unordered(self, evaluator: Evaluator, tasks: list[Task]) -> Iterator[tuple[int, EvalBatch]]:
-        name = self._install(evaluator)
-        futures = [self.client.submit(_evaluate_on_worker, name, t, pure=False) for t in tasks]
-        pending = as_completed(futures, loop=self.client.loop, with_results=True)
-        del futures  # as_completed holds the pending futures; a yielded result is released at once
+        jobs = _DaskJobs(self.client, self._install(evaluator))
         try:
-            for _, result in pending:
-                yield result
+            # one isolation job at a time: a worker's death fails every task queued on it (KilledWorker
+            # once allowed-failures is reached), so only a job that ran there alone is known to be a culprit
+            yield from isolated_results(jobs, evaluator, tasks, lambda n: None, _reason, isolating_at_once=1)
         finally:
-            if pending.futures:  # the caller stopped early, or a task failed
-                self.client.cancel(list(pending.futures))
+            jobs.cancel()  # left when the caller stopped early, or a job raised
 
     def warm_up(self, evaluator: Evaluator, theta: np.ndarray) -> None:
         self.client.run(_warm_up_on_worker, self._install(evaluator), theta)
@@ -73,8 +75,47 @@ class DaskExecutor:
         return self._plugin
 
 
-def _evaluate_on_worker(plugin: str, task: Task) -> tuple[int, EvalBatch]:
-    return evaluate_task(_worker_evaluator(get_worker(), plugin), task)
+def _reason(fault: Fault) -> str:
+    return fault.reason
+
+
+class _DaskJobs:
+    """Jobs as Dask futures (a ``sbi_neuro.faults.JobQueue``); a job that kept killing its workers
+    comes back as a crash ``Fault``."""
+
+    def __init__(self, client: Client, plugin: str) -> None:
+        self._client, self._plugin = client, plugin
+        self._pending = as_completed(loop=client.loop, with_results=True, raise_errors=False)
+        self._jobs: dict[Hashable, Job] = {}  # by future key; as_completed holds the futures themselves
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    def submit(self, job: Job, first: bool = False) -> None:
+        future = self._client.submit(_evaluate_on_worker, self._plugin, job, pure=False, priority=int(first))
+        self._jobs[future.key] = job
+        self._pending.add(future)
+
+    def next_outcome(self) -> tuple[Job, EvalBatch | Fault]:
+        future, result = next(self._pending)
+        job = self._jobs.pop(future.key)
+        if future.status != "error":
+            return job, result
+        error = result[1]  # (type, exception, traceback)
+        if isinstance(error, KilledWorker):
+            reason = f"its Dask worker died on every try while simulating it ({error})"
+            return job, Fault(STATUS_CRASHED, reason)
+        raise error
+
+    def cancel(self) -> None:
+        if self._pending.futures:
+            self._client.cancel(list(self._pending.futures))
+        self._jobs.clear()
+
+
+def _evaluate_on_worker(plugin: str, job: Job) -> EvalBatch:
+    return job.run(_worker_evaluator(get_worker(), plugin))
 
 
 def _warm_up_on_worker(plugin: str, theta: np.ndarray, dask_worker: Worker) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from simulators import STATUS_OK, Simulator
+from simulators import STATUS_OK, SimulationResult, Simulator, simulate_part
 from usecases.base import Cost, Summary, Target
 
 
@@ -19,8 +21,9 @@ class EvalBatch:
         x: features for inference ``(n, k)``, NaN where undefined or failed.
         components: unweighted error components ``(n, c)``.
         error: weighted error ``(n,)`` (``FAILED_ERROR`` for failed runs).
-        status: simulator status ``(n,)``.
+        status: simulator status ``(n,)``; the executor sets ``STATUS_TIMEOUT`` and ``STATUS_CRASHED``.
         seed: simulator seed of each row ``(n,)``.
+        faults: why the executor failed a row (time limit, crashed process), by row; not banked.
     """
 
     theta: np.ndarray
@@ -29,6 +32,7 @@ class EvalBatch:
     error: np.ndarray
     status: np.ndarray
     seed: np.ndarray
+    faults: dict[int, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.theta.shape[0])
@@ -43,7 +47,8 @@ class EvalBatch:
         return cls(**{k: np.concatenate([b.arrays()[k] for b in batches]) for k in batches[0].arrays()})
 
     def take(self, index: np.ndarray | slice) -> EvalBatch:
-        return EvalBatch(**{k: v[index] for k, v in self.arrays().items()})
+        rows: dict[str, Any] = {k: v[index] for k, v in self.arrays().items()}
+        return EvalBatch(**rows)
 
 
 @dataclass(frozen=True)
@@ -55,9 +60,41 @@ class Evaluator:
     cost: Cost
     target: Target
 
-    def __call__(self, theta: np.ndarray, seed: int) -> EvalBatch:
+    def __call__(
+        self, theta: np.ndarray, seed: int, first_row: int = 0, failed: Mapping[int, int] | None = None
+    ) -> EvalBatch:
+        """Evaluate θ ``(n, d)`` simulated with ``seed``.
+
+        Args:
+            first_row: θ's rows are rows ``first_row, …`` of a larger batch with that seed
+                (see ``simulators.simulate_part``).
+            failed: rows not to simulate, with their status: they get NaN traces, and so NaN
+                features and the use case's failed-simulation error, and every other row exactly
+                what it gets when the simulator itself fails those rows.
+        """
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        result = self.simulator(theta, seed)
+        return self._evaluate(theta, seed, self._simulate(theta, seed, first_row, dict(failed or {})))
+
+    def _simulate(
+        self, theta: np.ndarray, seed: int, first_row: int, failed: dict[int, int]
+    ) -> SimulationResult:
+        if not failed:
+            return simulate_part(self.simulator, theta, seed, first_row)
+        run = [i for i in range(theta.shape[0]) if i not in failed]
+        if run:  # failed rows replaced by a stand-in: the batch keeps its size and row positions
+            stand_in = theta.copy()
+            stand_in[list(failed)] = theta[run[0]]
+            result = simulate_part(self.simulator, stand_in, seed, first_row)
+        else:
+            n, t = theta.shape[0], self.simulator.t
+            traces = np.full((n, len(self.simulator.sweep_names), t.size), np.nan)
+            result = SimulationResult(t, traces, np.full(n, STATUS_OK, dtype=np.int8), [""] * n)
+        for row, status in failed.items():
+            result.traces[row] = np.nan
+            result.status[row] = status
+        return result
+
+    def _evaluate(self, theta: np.ndarray, seed: int, result: SimulationResult) -> EvalBatch:
         ok = result.status == STATUS_OK
         x = self.features(result.t, result.traces)
         components, error = self.cost.batch(result.t, result.traces, x, self.target, ok)

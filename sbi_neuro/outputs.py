@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from sbi_neuro.bank import atomic_write_text
+from sbi_neuro.bank import atomic_savefig, atomic_write_text
 from sbi_neuro.evaluation import EvalBatch
 from sbi_neuro.runs import Run
 
@@ -154,7 +154,7 @@ def plot_best_fit(run: Run, theta: np.ndarray, path: Path) -> None:
         f"{run.usecase.name}: target vs best fit ({run.config.method}), error {error[0]:.3g}"
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_savefig(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -177,7 +177,7 @@ def plot_posterior_predictive(run: Run, samples: np.ndarray, path: Path, n: int 
     axes[0, 0].set_title(f"{run.usecase.name}: posterior predictive traces")
     axes[-1, 0].set_xlabel("time (ms)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_savefig(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -191,7 +191,7 @@ def plot_convergence(errors: np.ndarray, path: Path, label: str) -> None:
     ax.set_ylabel("best error so far")
     ax.legend(frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -210,5 +210,5 @@ def plot_pairplot(run: Run, samples: np.ndarray, path: Path) -> None:
     if truth is not None and run.target.from_ground_truth:
         kwargs["points"] = prior.to_z(truth)
     fig, _ = pairplot(z, **kwargs)
-    fig.savefig(path, dpi=100)
+    atomic_savefig(fig, path, dpi=100)
     plt.close(fig)

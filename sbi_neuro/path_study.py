@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from sbi_neuro.bank import atomic_write_text
+from sbi_neuro.bank import atomic_savefig, atomic_savetxt, atomic_write_text
 from sbi_neuro.executors import ExecutorConfig, open_executor
 from sbi_neuro.inference import TrainedPosterior
 from sbi_neuro.paths import (
@@ -111,7 +111,7 @@ def _path_study(
     }
     table = np.column_stack([samples, check.distance_sd, good])
     header = ",".join([*prior.names, "max_distance_sd", "within_tolerance"])
-    np.savetxt(out / "posterior_predictive.csv", table, delimiter=",", header=header, comments="")
+    atomic_savetxt(out / "posterior_predictive.csv", table, delimiter=",", header=header, comments="")
     if endpoints:
         a, b = _read_endpoints(endpoints, prior.names)
     else:
@@ -144,7 +144,7 @@ def _path_study(
             "within_tolerance": ok.tolist(),
         }
     names = ",".join(prior.names)
-    np.savetxt(out / "high_probability_path.csv", high.theta, delimiter=",", header=names, comments="")
+    atomic_savetxt(out / "high_probability_path.csv", high.theta, delimiter=",", header=names, comments="")
     atomic_write_text(out / "path.json", json.dumps(report, indent=1))
     _plot(run, paths, report, out, seed)
     return report
@@ -179,7 +179,7 @@ def _plot(run: Run, paths: list[Path], report: dict[str, Any], out: FilePath, se
     ax.set_title("Parameters along the high-probability path (the 6 that change most labelled)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
-    fig.savefig(out / "parameters_along_path.png", dpi=110)
+    atomic_savefig(fig, out / "parameters_along_path.png", dpi=110)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -191,7 +191,7 @@ def _plot(run: Run, paths: list[Path], report: dict[str, Any], out: FilePath, se
     ax.set_title(f"Posterior density along the paths (tolerance {report['tolerance_sd']} SD)")
     ax.legend(frameon=False)
     fig.tight_layout()
-    fig.savefig(out / "posterior_along_paths.png", dpi=110)
+    atomic_savefig(fig, out / "posterior_along_paths.png", dpi=110)
     plt.close(fig)
 
     points = [(paths[0], 0), (paths[0], len(paths[0].s) // 2), (paths[0], len(paths[0].s) - 1),
@@ -211,5 +211,5 @@ def _plot(run: Run, paths: list[Path], report: dict[str, Any], out: FilePath, se
     axes[0, 0].legend(loc="upper right", frameon=False, ncol=len(names))
     axes[-1, 0].set_xlabel("time (ms)")
     fig.tight_layout()
-    fig.savefig(out / "traces_along_paths.png", dpi=110)
+    atomic_savefig(fig, out / "traces_along_paths.png", dpi=110)
     plt.close(fig)

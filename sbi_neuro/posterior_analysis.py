@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from priors import Prior
-from sbi_neuro.bank import atomic_write_text
+from sbi_neuro.bank import atomic_savefig, atomic_write_text
 from sbi_neuro.inference import TrainedPosterior
 from sbi_neuro.outputs import _pyplot
 from sbi_neuro.runs import Run, observed_features
@@ -156,7 +156,7 @@ def plot_constraint(ranking: list[dict[str, Any]], path: Path) -> None:
     ax.set_xlabel("posterior 90% width / prior 90% width (inference space)")
     ax.set_title("How much the data constrain each parameter (smaller = tighter)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -252,7 +252,7 @@ def plot_correlations(prior: Prior, marginal: np.ndarray, conditional: np.ndarra
                 color = "w" if abs(value) > 0.6 else "k"
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=color)
     fig.colorbar(image, ax=list(axes), shrink=0.8, label="correlation in inference space")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    atomic_savefig(fig, path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 

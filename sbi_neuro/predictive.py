@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from sbi_neuro.bank import atomic_write_text
+from sbi_neuro.bank import atomic_savefig, atomic_write_text
 from sbi_neuro.inference import TrainedPosterior
 from sbi_neuro.outputs import _pyplot
 from sbi_neuro.paths import within_tolerance
@@ -206,7 +206,7 @@ def plot_features(check: PredictiveCheck, names: list[str], units: list[str], pa
         fontsize=9,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_savefig(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -243,7 +243,7 @@ def plot_traces(run: Run, check: PredictiveCheck, seed: int, path: Path, n: int 
     axes[0, 0].set_title(f"{run.usecase.name}: {k} posterior predictive traces over the target")
     axes[-1, 0].set_xlabel("time (ms)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_savefig(fig, path, dpi=100)
     plt.close(fig)
 
 

@@ -1,18 +1,26 @@
-"""Parallel evaluation of parameter batches: local processes (joblib/loky) or a Dask cluster."""
+"""Parallel evaluation of parameter batches: local processes or a Dask cluster."""
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from sbi_neuro.bank import atomic_write_text
 from sbi_neuro.evaluation import EvalBatch, Evaluator
 from sbi_neuro.executors import Executor, LocalExecutor, Task
+from simulators import STATUS_NAMES
 
-__all__ = ["Runner", "Task", "batch_seed", "measure_throughput"]
+__all__ = ["FAULT_LOG", "Runner", "Task", "batch_seed", "measure_throughput"]
+
+FAULT_LOG = "faults.json"  # in a run folder: the simulations that hung or crashed their process, and why
 
 
 def batch_seed(run_seed: int, index: int) -> int:
@@ -25,12 +33,14 @@ class Runner:
 
     Args:
         evaluator: what to run for each parameter set.
-        workers: local processes when no ``executor`` is given; 1 runs in this process.
+        workers: local worker processes when no ``executor`` is given.
         progress: show a progress bar counting simulations.
         chunk_size: parameter sets per task when ``evaluate`` splits a batch; None
             (default) cuts a batch into up to 8 tasks of at most 25. Never derived from
             ``workers``, so results do not depend on the worker count.
         executor: where tasks run (``sbi_neuro.executors.open_executor``); None: local processes.
+        fault_log: a JSON file listing every simulation the executor failed (hung, crashed its
+            process) with the reason; kept across resumed sessions. Each fault is also printed.
     """
 
     def __init__(
@@ -40,6 +50,7 @@ class Runner:
         progress: bool = True,
         chunk_size: int | None = None,
         executor: Executor | None = None,
+        fault_log: str | Path | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -49,6 +60,8 @@ class Runner:
         self.chunk_size = chunk_size
         self.executor: Executor = executor if executor is not None else LocalExecutor(workers)
         self.simulations = 0  # the counter every method is charged on
+        self.fault_log = None if fault_log is None else Path(fault_log)
+        self.faults: list[dict[str, Any]] = _read_faults(self.fault_log)
 
     def run(self, tasks: Iterable[Task], desc: str = "simulating") -> Iterator[tuple[int, EvalBatch]]:
         """Yield ``(task index, results)`` in completion order."""
@@ -62,9 +75,30 @@ class Runner:
             for index, batch in self.executor.map_unordered(self.evaluator, tasks):
                 self.simulations += len(batch)
                 bar.update(len(batch))
+                if batch.faults:
+                    self._record_faults(desc, index, batch)
                 yield index, batch
         finally:
             bar.close()
+
+    def _record_faults(self, desc: str, index: int, batch: EvalBatch) -> None:
+        """Print each failed simulation's reason and add it to the fault log (once per simulation)."""
+        for row, reason in sorted(batch.faults.items()):
+            fault = {
+                "stage": desc,
+                "task": index,
+                "row": row,
+                "status": STATUS_NAMES.get(int(batch.status[row]), str(batch.status[row])),
+                "theta": batch.theta[row].tolist(),
+                "reason": reason,
+            }
+            status, theta = fault["status"], fault["theta"]
+            warning = f"warning: {desc}: θ = {theta} failed ({status}): {reason}; the run goes on"
+            print(warning, file=sys.stderr)
+            if fault not in self.faults:
+                self.faults.append(fault)
+        if self.fault_log is not None:
+            atomic_write_text(self.fault_log, json.dumps(self.faults, indent=1))
 
     def evaluate(self, theta: np.ndarray, seed: int, desc: str = "simulating") -> EvalBatch:
         """Evaluate one batch, split across the workers, results in input order."""
@@ -73,6 +107,10 @@ class Runner:
         tasks = [Task(i, theta[s : s + size], batch_seed(seed, i)) for i, s in enumerate(starts)]
         done = dict(self.run(tasks, desc))
         return EvalBatch.concat([done[i] for i in range(len(tasks))])
+
+
+def _read_faults(path: Path | None) -> list[dict[str, Any]]:
+    return json.loads(path.read_text()) if path is not None and path.exists() else []
 
 
 def measure_throughput(

@@ -12,11 +12,14 @@ from typing import Any
 os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
 
 from simulators.base import (
+    STATUS_CRASHED,
     STATUS_FAILED,
     STATUS_NAMES,
     STATUS_OK,
+    STATUS_TIMEOUT,
     SimulationResult,
     Simulator,
+    simulate_part,
 )
 from simulators.neuron_hh import HHSomaNeuron
 
@@ -41,11 +44,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "STATUS_CRASHED",
     "STATUS_FAILED",
     "STATUS_NAMES",
     "STATUS_OK",
+    "STATUS_TIMEOUT",
     "HHSomaNeuron",
     "SimulationResult",
     "Simulator",
+    "simulate_part",
     *_LAZY,
 ]

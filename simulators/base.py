@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -10,7 +11,15 @@ import numpy as np
 
 STATUS_OK = 0
 STATUS_FAILED = 1  # the simulator raised, or produced non-finite values
-STATUS_NAMES = {STATUS_OK: "ok", STATUS_FAILED: "failed"}
+# Set by the executor, not the simulator: the simulation overran its time limit, or took its process down
+STATUS_TIMEOUT = 2
+STATUS_CRASHED = 3
+STATUS_NAMES = {
+    STATUS_OK: "ok",
+    STATUS_FAILED: "failed",
+    STATUS_TIMEOUT: "timeout",
+    STATUS_CRASHED: "crashed",
+}
 
 
 @dataclass
@@ -61,6 +70,19 @@ class Simulator(Protocol):
     def t(self) -> np.ndarray:
         """The protocol's sample times (ms)."""
         ...
+
+
+def simulate_part(simulator: Simulator, theta: np.ndarray, seed: int, first_row: int = 0) -> SimulationResult:
+    """Rows ``first_row, first_row + 1, …`` of a batch simulated with ``seed``, on their own.
+
+    A noisy simulator whose row i draws from its own stream (``SeedSequence([seed, i])``)
+    takes the rows' position as ``first_row`` and gives exactly what they give inside the
+    batch; a deterministic one gives that anyway. A simulator with one stream for the
+    whole batch (``HHMCurrentBrian2``) cannot: its rows alone draw other (equally valid) noise.
+    """
+    if first_row and "first_row" in inspect.signature(simulator.__call__).parameters:
+        return simulator(theta, seed, first_row=first_row)  # type: ignore[call-arg]
+    return simulator(theta, seed)
 
 
 def theta_batch(theta: np.ndarray, dim: int, model: str) -> np.ndarray:

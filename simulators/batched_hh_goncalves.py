@@ -163,8 +163,12 @@ class HHMCurrentBatched(HHMCurrentBrian2):
     stream: row i draws from ``SeedSequence([seed, i])`` (see the module docstring).
     """
 
-    def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
-        """Simulate each row of θ (n, 8); the same ``seed`` and row position give the same noise."""
+    def __call__(self, theta: np.ndarray, seed: int = 0, first_row: int = 0) -> SimulationResult:
+        """Simulate each row of θ (n, 8); the same ``seed`` and row position give the same noise.
+
+        ``first_row``: θ's rows are rows ``first_row, first_row + 1, …`` of a batch with this
+        seed (they draw those rows' noise), for re-running part of a batch on its own.
+        """
         theta = theta_batch(theta, len(PARAMETER_NAMES), "the HH model")
         seed = noise_seed(seed)
         t = self.t
@@ -181,7 +185,7 @@ class HHMCurrentBatched(HHMCurrentBrian2):
             rows = valid[start : start + block]
             for j, row in enumerate(rows):
                 if theta[row, 6] != 0.0:
-                    row_noise(seed, int(row), n_steps, out=xi[j])
+                    row_noise(seed, first_row + int(row), n_steps, out=xi[j])
             out = np.empty((rows.size, t.size))
             _hh_m_kernel(
                 np.ascontiguousarray(theta[rows]),

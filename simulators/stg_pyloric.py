@@ -497,8 +497,12 @@ class PyloricNetwork:
         every = round(self.record_dt_ms / self.dt_ms)
         return round(self.burn_in_ms / self.dt_ms) + (self.t.size - 1) * every
 
-    def __call__(self, theta: np.ndarray, seed: int = 0) -> SimulationResult:
-        """Simulate each row of θ (n, 31); row i's noise depends only on ``seed`` and i."""
+    def __call__(self, theta: np.ndarray, seed: int = 0, first_row: int = 0) -> SimulationResult:
+        """Simulate each row of θ (n, 31); row i's noise depends only on ``seed`` and i.
+
+        ``first_row``: θ's rows are rows ``first_row, first_row + 1, …`` of a batch with this
+        seed (they draw those rows' noise), for re-running part of a batch on its own.
+        """
         theta = theta_batch(theta, len(PARAMETER_NAMES), "the pyloric network")
         seed = noise_seed(seed)
         t = self.t
@@ -531,7 +535,7 @@ class PyloricNetwork:
             g = np.ascontiguousarray(theta[row, :24].reshape(3, 8)) * g_membrane_scale
             g_syn = np.ascontiguousarray(theta[row, 24:]) * g_synapse_scale
             out = np.empty((3, t.size))
-            rng = noise_generator(seed, int(row))
+            rng = noise_generator(seed, first_row + int(row))
             _network_kernel(g, g_syn, table, rates, constants, rng, self.n_steps, first, every, out)
             result.store(int(row), out, "membrane potential")
         return result

@@ -112,6 +112,12 @@ def test_a_dask_local_cluster_gives_the_local_bank_and_closes(local_run: Path, t
     assert bank_contents(tmp_path / "run") == bank_contents(local_run)
 
 
+def test_joblib_processes_give_the_local_bank(local_run: Path, tmp_path: Path) -> None:
+    summary = run(prior_bank(workers=2, executor="joblib"), tmp_path / "run")
+    assert summary["new_simulations"] == N and summary["executor"] == "joblib"
+    assert bank_contents(tmp_path / "run") == bank_contents(local_run)
+
+
 def test_a_run_moves_to_a_running_scheduler_and_leaves_its_cluster_running(
     cluster: LocalCluster, client: Client, local_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
