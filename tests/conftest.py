@@ -44,3 +44,21 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
         cwd=cwd or ROOT,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="module")
+def npe_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real NPE run of UC1 (batched, simulated target), one per test module that asks for it:
+    the analyses on a finished run are tested on it, not the posterior's quality."""
+    from sbi_neuro.api import run
+    from sbi_neuro.inference import NPESettings
+    from sbi_neuro.runs import RunConfig
+
+    folder = tmp_path_factory.mktemp("npe_run")
+    config = RunConfig(
+        usecase="hh", method="npe", budget=700, backend="batched", target="simulated", seed=2,
+        workers=1, progress=False, npe=NPESettings(stop_after_epochs=5, max_num_epochs=30),
+        posterior_samples=1000,
+    )  # fmt: skip
+    run(config, folder)
+    return folder

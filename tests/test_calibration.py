@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from sbi_neuro.api import run
 from sbi_neuro.calibration import (
     DEFAULT_LEVELS,
     calibrate,
@@ -22,10 +21,7 @@ from sbi_neuro.calibration import (
     sbc_ranks,
     tarp_credibility,
 )
-from sbi_neuro.inference import NPESettings
-from sbi_neuro.runs import RunConfig
 
-QUICK_NPE = NPESettings(stop_after_epochs=5, max_num_epochs=30)  # the pipeline, not the posterior, is tested
 PAIRS, SAMPLES, DIM, NOISE_SD = 1000, 500, 2, 0.5
 
 
@@ -110,17 +106,6 @@ def test_calibrated_deviation_yardstick_shrinks_with_more_pairs() -> None:
     assert small > large
     for n, value in ((50, small), (800, large)):
         assert 0.5 / np.sqrt(n) < value < dkw_bound(n, 0.05)
-
-
-@pytest.fixture(scope="module")
-def npe_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("npe_run")
-    config = RunConfig(
-        usecase="hh", method="npe", budget=700, backend="batched", target="simulated", seed=2,
-        workers=1, progress=False, npe=QUICK_NPE, posterior_samples=1000,
-    )  # fmt: skip
-    run(config, folder)
-    return folder
 
 
 def test_calibrate_writes_its_report_and_figures(npe_run: Path) -> None:

@@ -8,23 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbi_neuro.api import run
-from sbi_neuro.inference import NPESettings
 from sbi_neuro.path_study import run_path_study
-from sbi_neuro.runs import RunConfig
-
-QUICK_NPE = NPESettings(stop_after_epochs=5, max_num_epochs=30)  # the pipeline, not the posterior, is tested
-
-
-@pytest.fixture(scope="module")
-def npe_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("npe_run")
-    config = RunConfig(
-        usecase="hh", method="npe", budget=700, backend="batched", target="simulated", seed=2,
-        workers=1, progress=False, npe=QUICK_NPE, posterior_samples=1000,
-    )  # fmt: skip
-    run(config, folder)
-    return folder
 
 
 def test_path_study_writes_its_report_and_figures(npe_run: Path) -> None:

@@ -18,7 +18,6 @@ import pytest
 import sbi
 
 from priors import Parameter, Prior
-from sbi_neuro.api import run
 from sbi_neuro.inference import NPESettings, TrainedPosterior, train_npe
 from sbi_neuro.posterior_analysis import (
     GRID_EVALUATIONS,
@@ -30,9 +29,7 @@ from sbi_neuro.posterior_analysis import (
     marginal_correlations,
     sample_box,
 )
-from sbi_neuro.runs import RunConfig
 
-QUICK_NPE = NPESettings(stop_after_epochs=5, max_num_epochs=30)  # the pipeline, not the posterior, is tested
 RIDGE = Prior(
     [
         Parameter("a", "mV", 0.0, 1.0),
@@ -42,17 +39,6 @@ RIDGE = Prior(
 )
 RIDGE_X_O = np.array([0.3])
 Ridge = tuple[TrainedPosterior, np.ndarray]
-
-
-@pytest.fixture(scope="module")
-def npe_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("npe_run")
-    config = RunConfig(
-        usecase="hh", method="npe", budget=700, backend="batched", target="simulated", seed=2,
-        workers=1, progress=False, npe=QUICK_NPE, posterior_samples=1000,
-    )  # fmt: skip
-    run(config, folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbi_neuro.api import run
-from sbi_neuro.inference import NPESettings
 from sbi_neuro.path_study import feature_scale, reopen
 from sbi_neuro.predictive import (
     PREDICTIVE_SEED_OFFSET,
@@ -18,21 +16,9 @@ from sbi_neuro.predictive import (
     target_percentile,
 )
 from sbi_neuro.runner import batch_seed
-from sbi_neuro.runs import RunConfig, observed_features
+from sbi_neuro.runs import observed_features
 
-QUICK_NPE = NPESettings(stop_after_epochs=5, max_num_epochs=30)  # the pipeline, not the posterior, is tested
 N = 30
-
-
-@pytest.fixture(scope="module")
-def npe_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("npe_run")
-    config = RunConfig(
-        usecase="hh", method="npe", budget=700, backend="batched", target="simulated", seed=2,
-        workers=1, progress=False, npe=QUICK_NPE, posterior_samples=1000,
-    )  # fmt: skip
-    run(config, folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
