@@ -56,7 +56,8 @@ def print_report(report: dict[str, Any]) -> None:
     deviation = report["max_coverage_deviation"]
     print(
         f"held-out pairs: {report['n_valid']} valid of {report['n_held_out']} "
-        f"({'reused' if report['held_out_reused'] else 'simulated now'}), {report['n_samples']} samples each"
+        f"({'reused' if report['held_out_reused'] else 'simulated now'}), {report['n_samples']} samples each;"
+        f" {report['n_leaking']} leaking (posterior mass outside the prior box, counted uncovered)"
     )
     verdict = "met" if deviation <= GOAL else "NOT met"
     print(f"max coverage deviation (HPD): {deviation:.3f} — goal ≤ {GOAL}: {verdict}")

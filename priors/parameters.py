@@ -108,6 +108,11 @@ class Prior:
     def highs(self) -> np.ndarray:
         return np.array([p.high for p in self.parameters])
 
+    @property
+    def z_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds in inference space (log10 where the scale is log)."""
+        return self._z_low.copy(), self._z_high.copy()
+
     def as_dict(self, theta: np.ndarray) -> dict[str, float]:
         """One parameter vector as ``{name: value}``."""
         theta = np.asarray(theta, dtype=float).reshape(-1)

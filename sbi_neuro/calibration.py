@@ -7,7 +7,11 @@ cases, over pairs (θ, x) drawn from the prior and the simulator. On a finished 
    seed, offset by ``CALIBRATION_SEED_OFFSET``); pairs whose features stay undefined after
    filling are left out and counted, as training left them out. The pairs are kept in
    ``RUN/calibration/held_out.npz`` and reused by a later call.
-2. For each pair, ``n_samples`` posterior samples at x.
+2. For each pair, ``n_samples`` posterior samples at x, by rejection inside the prior box with a cap
+   on the flow draws (``draw_in_box``); the accepted share estimates each network's mass inside
+   the box, which normalises the ensemble's density. A pair whose posterior leaks so much that the
+   cap is reached (an x far from the training bulk) is counted as ``n_leaking`` and its truth as
+   outside every credible region.
 3. SBC (Talts et al. 2018): the rank of each true parameter among its posterior samples, one
    marginal at a time; uniform ranks for a calibrated posterior (KS p-values from sbi).
 4. Expected coverage (HPD): the credibility of the truth is the share of posterior samples of
@@ -37,6 +41,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import logsumexp
+from tqdm.auto import tqdm
 
 from sbi_neuro.bank import atomic_savefig, atomic_write_text
 from sbi_neuro.inference import TrainedPosterior
@@ -47,7 +53,8 @@ from sbi_neuro.runs import Run
 CALIBRATION_SEED_OFFSET = 800_000  # simulation seeds of this analysis, apart from the run's batches
 DEFAULT_LEVELS = np.round(np.linspace(0.05, 0.95, 19), 2)
 TARP_GRID = np.linspace(0.0, 1.0, 101)  # credibility grid of the TARP curve given to sbi's check_tarp
-LEAKAGE_SAMPLES = 1000  # samples per x and network estimating the posterior mass inside the prior box
+DRAWS_PER_SAMPLE = 100  # flow draws allowed per posterior sample before a pair counts as leaking
+FLOW_CHUNK = 20_000  # flow draws per chunk after the first
 NOT_AMORTISED = ("tsnpe",)  # methods whose final posterior was trained on a proposal other than the prior
 
 
@@ -72,6 +79,7 @@ class PosteriorDraws:
     samples: np.ndarray  # (n, s, d) unit cube
     truth: np.ndarray  # (n, d) unit cube
     hpd_credibility: np.ndarray  # (n,) share of samples of higher posterior density than the truth
+    leaking: np.ndarray  # (n,) posterior mass inside the prior box too small to sample; counted uncovered
 
 
 # -- pure pieces: no run, no training --------------------------------------------------------------
@@ -204,11 +212,20 @@ def calibrate(
             "raise n_held_out"
         )
     base = run.config.seed + CALIBRATION_SEED_OFFSET
-    draws = draw_posterior(posterior, held.theta[held.valid], held.x[held.valid], n_samples, base)
+    draws = draw_posterior(
+        posterior, held.theta[held.valid], held.x[held.valid], n_samples, base, progress=run.config.progress
+    )
+    if int((~draws.leaking).sum()) < 2:
+        raise ValueError(
+            f"the posterior leaks nearly all its mass outside the prior box at {int(draws.leaking.sum())} of "
+            f"{held.n_valid} held-out x, leaving fewer than 2 pairs to rank; the network did not learn"
+        )
     references = np.random.default_rng([base, 2]).uniform(size=draws.truth.shape)  # uniform over the prior
-    tarp = tarp_credibility(draws.samples, draws.truth, references)
-    ranks = sbc_ranks(draws.samples, draws.truth)
-    report = _report(run, held, draws.hpd_credibility, tarp, ranks, n_samples, levels)
+    tarp = np.ones(len(draws.truth))  # a leaking pair's truth counts as outside every region
+    sampled = ~draws.leaking
+    tarp[sampled] = tarp_credibility(draws.samples[sampled], draws.truth[sampled], references[sampled])
+    ranks = sbc_ranks(draws.samples[sampled], draws.truth[sampled])
+    report = _report(run, held, draws, tarp, ranks, n_samples, levels)
     report["wall_time_s"] = round(time.perf_counter() - start, 1)
     atomic_write_text(out / "calibration.json", json.dumps(report, indent=1))
     _plot_ranks(ranks, n_samples, run.usecase.prior.names, out)
@@ -256,48 +273,113 @@ def _read_held_out(path: Path, n: int, seed: int, names: list[str]) -> HeldOut |
 
 
 def draw_posterior(
-    posterior: TrainedPosterior, theta: np.ndarray, x: np.ndarray, n_samples: int, seed: int
+    posterior: TrainedPosterior,
+    theta: np.ndarray,
+    x: np.ndarray,
+    n_samples: int,
+    seed: int,
+    draws_per_sample: int = DRAWS_PER_SAMPLE,
+    progress: bool = False,
 ) -> PosteriorDraws:
-    """``n_samples`` posterior samples at each ``x`` (pair i seeded by ``batch_seed(seed + 1, i)``)."""
-    prior = posterior.prior
-    samples = np.empty((len(theta), n_samples, prior.dim))
-    credibility = np.empty(len(theta))
-    for i in range(len(theta)):
-        drawn = posterior.sample(n_samples, x[i], seed=batch_seed(seed + 1, i))
-        log_prob = _log_density(posterior, np.vstack([theta[i], drawn]), x[i])
-        credibility[i] = hpd_credibility(log_prob[None, 1:], log_prob[:1])[0]
-        samples[i] = prior.to_unit(drawn)
-    return PosteriorDraws(samples, prior.to_unit(theta), credibility)
+    """``n_samples`` posterior samples at each ``x`` (pair i seeded by ``batch_seed(seed + 1, i)``).
 
-
-def _log_density(posterior: TrainedPosterior, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Posterior log-density (inference space) at physical ``theta`` given one ``x``.
-
-    sbi divides each network's density by its mass inside the prior box, estimated anew at every x
-    from 10,000 samples by default (0.24 s per x and network on UC1, ten times the sampling). Here
-    ``LEAKAGE_SAMPLES`` suffice: for one network the factor cancels in the HPD credibility, for an
-    ensemble it only sets the members' relative weights.
+    A pair whose posterior leaks so much mass outside the prior box that ``draws_per_sample`` flow
+    draws per sample do not fill it is marked ``leaking``: its samples are NaN and its truth counts
+    as outside every credible region (credibility 1), the conservative reading.
     """
-    z = torch.as_tensor(posterior.prior.to_z(theta), dtype=torch.float32)
-    features = np.atleast_2d(np.asarray(x, dtype=float))[:, posterior.feature_mask]
-    leakage = {"num_rejection_samples": LEAKAGE_SAMPLES}
+    prior = posterior.prior
+    samples = np.full((len(theta), n_samples, prior.dim), np.nan)
+    credibility = np.ones(len(theta))
+    leaking = np.zeros(len(theta), dtype=bool)
+    for i in tqdm(
+        range(len(theta)), desc="posterior samples", unit="pair", disable=None if progress else True
+    ):
+        box = draw_in_box(posterior, x[i], n_samples, batch_seed(seed + 1, i), draws_per_sample * n_samples)
+        if box.z is None:
+            leaking[i] = True
+            continue
+        log_prob = box_log_density(posterior, x[i], np.vstack([prior.to_z(theta[i]), box.z]), box.log_mass)
+        credibility[i] = hpd_credibility(log_prob[None, 1:], log_prob[:1])[0]
+        samples[i] = prior.to_unit(prior.from_z(box.z))
+    return PosteriorDraws(samples, prior.to_unit(theta), credibility, leaking)
+
+
+@dataclass(frozen=True)
+class BoxDraw:
+    """Posterior samples inside the prior box at one x, and each kept network's mass inside the box."""
+
+    z: np.ndarray | None  # (n, d) inference space, shuffled; None when the flows leak too much
+    log_mass: np.ndarray  # (members,) log of the share of each network's draws that fell inside the box
+    draws: int  # flow draws made
+
+
+def draw_in_box(posterior: TrainedPosterior, x: np.ndarray, n: int, seed: int, max_draws: int) -> BoxDraw:
+    """Rejection sampling of the ensemble inside the prior box, with a cap on the flow draws.
+
+    The networks share the samples equally (sbi's equal-weight ensemble, stratified). Each network is
+    drawn in chunks until its share is inside the box or ``max_draws`` are spent between them; the
+    accepted share of the draws estimates the network's mass inside the box, the normaliser sbi
+    would estimate by a second rejection run.
+    """
+    torch.manual_seed(seed)
+    condition = posterior._x(x)
+    low, high = (torch.as_tensor(b, dtype=torch.float32) for b in posterior.prior.z_bounds)
+    members = posterior.kept_estimators
+    shares = np.full(len(members), n // len(members)) + (np.arange(len(members)) < n % len(members))
+    budget = max(max_draws // len(members), 1)
+    accepted, log_mass, drawn_total = [], np.empty(len(members)), 0
+    for k, (estimator, share) in enumerate(zip(members, shares, strict=True)):
+        inside: list[torch.Tensor] = []
+        count = drawn = 0
+        while count < share and drawn < budget:
+            chunk = int(min(budget - drawn, max(2 * (share - count), 1000) if drawn == 0 else FLOW_CHUNK))
+            with torch.no_grad():
+                z = estimator.sample(torch.Size([chunk]), condition=condition)[:, 0]
+            keep = z[torch.all((z >= low) & (z <= high), dim=1)]
+            inside.append(keep)
+            count += len(keep)
+            drawn += chunk
+        drawn_total += drawn
+        if count < share:
+            return BoxDraw(None, np.full(len(members), np.nan), drawn_total)
+        log_mass[k] = np.log(count / drawn)
+        accepted.append(torch.cat(inside)[:share])
+    z_all = torch.cat(accepted)
+    z_all = z_all[torch.randperm(len(z_all))]
+    return BoxDraw(z_all.numpy().astype(float), log_mass, drawn_total)
+
+
+def box_log_density(
+    posterior: TrainedPosterior, x: np.ndarray, z: np.ndarray, log_mass: np.ndarray
+) -> np.ndarray:
+    """Log-density of the box-truncated ensemble at inference-space ``z``: log Σ_k q_k(z) / (K m_k)."""
+    condition = posterior._x(x)
+    z_t = torch.as_tensor(z, dtype=torch.float32)[:, None, :]
     with torch.no_grad():
-        log_prob = posterior.posterior.log_prob(
-            z, x=torch.as_tensor(features, dtype=torch.float32), leakage_correction_params=leakage
+        per_member = (
+            torch.stack(
+                [
+                    estimator.log_prob(z_t, condition=condition)[:, 0]
+                    for estimator in posterior.kept_estimators
+                ]
+            )
+            .numpy()
+            .astype(float)
         )
-    return log_prob.numpy().astype(float)
+    members = len(per_member)
+    return logsumexp(per_member - np.asarray(log_mass)[:, None] - np.log(members), axis=0)
 
 
 def _report(
     run: Run,
     held: HeldOut,
-    hpd: np.ndarray,
+    draws: PosteriorDraws,
     tarp: np.ndarray,
     ranks: np.ndarray,
     n_samples: int,
     levels: np.ndarray,
 ) -> dict[str, Any]:
-    coverage = empirical_coverage(hpd, levels)
+    coverage = empirical_coverage(draws.hpd_credibility, levels)
     deviation = max_deviation(coverage, levels)
     return {
         "run": str(run.folder),
@@ -306,6 +388,7 @@ def _report(
         "n_valid": held.n_valid,
         "n_invalid": len(held.theta) - held.n_valid,
         "held_out_reused": held.reused,
+        "n_leaking": int(draws.leaking.sum()),
         "n_samples": n_samples,
         "levels": levels.tolist(),
         "max_coverage_deviation": deviation,
@@ -368,7 +451,8 @@ def _plot_coverage(hpd: np.ndarray, tarp: np.ndarray, report: dict[str, Any], ou
     ax.set_ylim(0, 1)
     ax.set_xlabel("credibility level α")
     ax.set_ylabel("empirical coverage")
-    ax.set_title(f"Expected coverage on {report['n_valid']} held-out simulations", fontsize=10)
+    leaking = f", {report['n_leaking']} leaking (counted uncovered)" if report["n_leaking"] else ""
+    ax.set_title(f"Expected coverage on {report['n_valid']} held-out simulations{leaking}", fontsize=10)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     fig.tight_layout()
     atomic_savefig(fig, out / "coverage.png", dpi=110)

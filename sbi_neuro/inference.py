@@ -22,12 +22,15 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 
 from priors import Prior
+
+if TYPE_CHECKING:
+    from sbi.neural_nets.estimators import ConditionalDensityEstimator
 
 # A member is dropped when its best validation loss (mean −log q(θ|x) per validation simulation, nats)
 # exceeds the best member's by more than this. Members share data and validation split, so they differ
@@ -113,8 +116,13 @@ class TrainedPosterior:
         self.settings = settings
         self.feature_mask = feature_mask.astype(bool)
         self.info = info
-        self.posterior = _mixture(prior, [e for e, k in zip(self.estimators, kept, strict=True) if k])
+        self.posterior = _mixture(prior, self.kept_estimators)
         self._condition: torch.Tensor | None = None  # sbi's default x, set by ``_at``
+
+    @property
+    def kept_estimators(self) -> list[ConditionalDensityEstimator]:
+        """The networks of the posterior: the kept members of the ensemble."""
+        return [e for e, k in zip(self.estimators, self.kept, strict=True) if k]
 
     def _x(self, x: np.ndarray) -> torch.Tensor:
         x = np.atleast_2d(np.asarray(x, dtype=float))[:, self.feature_mask]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,9 +16,9 @@ os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
 # Runs made by tests go to a throw-away results index, never the project's runs/index.sqlite
 # (set before any test imports sbi_neuro; CLI subprocesses inherit it).
 if "SBI_NEURO_INDEX" not in os.environ:
-    os.environ["SBI_NEURO_INDEX"] = os.path.join(
-        tempfile.mkdtemp(prefix="sbi_neuro_test_index_"), "index.sqlite"
-    )
+    _index_dir = tempfile.mkdtemp(prefix="sbi_neuro_test_index_")
+    atexit.register(shutil.rmtree, _index_dir, ignore_errors=True)
+    os.environ["SBI_NEURO_INDEX"] = os.path.join(_index_dir, "index.sqlite")
 
 ROOT = Path(__file__).resolve().parents[1]
 
