@@ -1,6 +1,6 @@
 """Calibration of NPE on a use case: coverage on held-out prior simulations (goal: deviation ≤ 0.05).
 
-Run: .venv/bin/python benchmarks/calibration.py hh --simulations 10000 --held-out 200 [--workers 2]
+Run: .venv/bin/python benchmarks/calibration.py hh --simulations 10000 --held-out 1000 [--ensemble 2]
 
 Trains an NPE run into OUT/USECASE (default runs/calibration/USECASE; batched backend, target
 simulated from the ground truth), or reuses it when it is already there, then calibrates its
@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--density-estimator", choices=("maf", "nsf"), default="maf")
+    parser.add_argument("--ensemble", type=int, default=2, help="networks trained (different seeds)")
     parser.add_argument("--out", default="runs/calibration", help="parent folder of the run folder")
     parser.add_argument("--index", help="results index (default $SBI_NEURO_INDEX or runs/index.sqlite)")
     args = parser.parse_args()
@@ -42,7 +43,7 @@ def main() -> None:
     folder = Path(args.out) / args.usecase
     config = RunConfig(
         usecase=args.usecase, method="npe", budget=args.simulations, seed=args.seed, target="simulated",
-        workers=args.workers, backend="batched", npe=NPESettings(density_estimator=args.density_estimator),
+        workers=args.workers, backend="batched", npe=NPESettings(density_estimator=args.density_estimator, ensemble_size=args.ensemble),
     )  # fmt: skip
     print(f"NPE run ({args.simulations} simulations) in {folder} ...", flush=True)
     run(config, folder, args.index)

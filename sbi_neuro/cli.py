@@ -274,21 +274,22 @@ def _executor_arguments(p: argparse.ArgumentParser) -> None:
         choices=EXECUTORS,
         default="local",
         help="where simulations run: 'local' (processes on this machine, a hang or crash isolated; "
-        "default), 'joblib' (joblib's loky processes, no isolation) or 'dask' "
-        "(dask.distributed: the cluster at --scheduler, or a local cluster of --workers processes)",
+        "default), 'joblib' (joblib's loky processes, no isolation), 'dask' (dask.distributed) or "
+        "'ray' (needs sbi_neuro[ray]): the cluster at --scheduler, or one of --workers processes here",
     )
     p.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="with --executor dask: address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786",
+        help="with --executor dask: address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; "
+        "with --executor ray: a Ray cluster's address, e.g. ray://10.0.0.5:10001",
     )
     p.add_argument(
         "--sim-timeout",
         type=_time_limit,
         default=DEFAULT_SIM_TIMEOUT_S,
         metavar="SECONDS",
-        help=f"local executor: a simulation taking longer is recorded as timed out and the run goes on "
-        f"(default {DEFAULT_SIM_TIMEOUT_S:g}; 0: no limit). Not part of a run's identity",
+        help="local and ray executors: a simulation taking longer is recorded as timed out and the run "
+        f"goes on (default {DEFAULT_SIM_TIMEOUT_S:g}; 0: no limit). Not part of a run's identity",
     )
 
 
@@ -404,11 +405,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _where(summary: dict[str, Any]) -> str:
-    if summary.get("executor") != "dask":
+    engine = {"dask": "Dask", "ray": "Ray"}.get(summary.get("executor", "local"))
+    if engine is None:
         return f"{summary['workers']} local worker(s)"
     if summary.get("scheduler"):
-        return f"Dask scheduler {summary['scheduler']}"
-    return f"Dask local cluster of {summary['workers']} worker(s)"
+        return f"{engine} cluster at {summary['scheduler']}"
+    return f"{engine} local cluster of {summary['workers']} worker(s)"
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:

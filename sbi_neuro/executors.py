@@ -1,4 +1,4 @@
-"""Where simulations run: local processes, joblib's processes, or a Dask cluster (dask.distributed).
+"""Where simulations run: local processes, joblib's processes, a Dask cluster or a Ray cluster.
 
 ``--executor`` says where simulations run; ``--backend`` says which simulator runs
 them. An executor maps the evaluator over tasks and yields ``(task index, results)``
@@ -6,7 +6,7 @@ in completion order. The run's main process writes each result to the bank under
 its task index, and a task's results are a pure function of the task, so where a
 task ran, or how often (a worker that dies mid-task), never changes what a run records.
 
-Faults: a task that overruns its time limit (local executor) or keeps killing its worker
+Faults: a task that overruns its time limit (local and Ray executors) or keeps killing its worker
 process is isolated (``sbi_neuro.faults``): only the parameter sets that hang or crash
 on their own are recorded as failed, as ``STATUS_TIMEOUT`` or ``STATUS_CRASHED`` with
 the reason in ``EvalBatch.faults``, and the run goes on.
@@ -26,7 +26,8 @@ from sbi_neuro.faults import Fault, Job, Task, isolated_results
 from sbi_neuro.worker_pool import WorkerPool
 from simulators import STATUS_TIMEOUT
 
-EXECUTORS = ("local", "joblib", "dask")
+EXECUTORS = ("local", "joblib", "dask", "ray")
+CLUSTERS = ("dask", "ray")  # executors that take a --scheduler address
 # Seconds one simulation may take before it counts as hung (--sim-timeout; None: no limit). Generous
 # for every use case (the slowest, UC6, takes ~5 s); a task of n simulations gets n + 1 of these, the one
 # more for what a fresh worker does first (build the model, load or compile kernels).
@@ -40,13 +41,14 @@ class ExecutorConfig:
     Attributes:
         kind: ``local`` (processes on this machine, each hang or crash isolated), ``joblib``
             (joblib's loky processes: no time limit, a crash ends the run; for trusted simulators)
-            or ``dask`` (a dask.distributed cluster).
-        scheduler: dask: address of a running scheduler (``tcp://host:8786``); None starts a
-            ``LocalCluster`` on this machine for the duration of the run.
-        workers: local processes, or the workers of the ``LocalCluster`` that dask starts;
+            ``dask`` (a dask.distributed cluster) or ``ray`` (a Ray cluster).
+        scheduler: dask: address of a running scheduler (``tcp://host:8786``); ray: address of a
+            Ray cluster (``ray://host:10001``, ``host:6379`` or ``auto``). None starts a cluster of
+            ``workers`` processes on this machine for the duration of the run.
+        workers: local processes, or the worker processes of the cluster started on this machine;
             ignored when connecting to a scheduler (its cluster has its own workers).
-        sim_timeout_s: local: seconds a simulation may take before it counts as hung and is
-            recorded as timed out (None: no limit). Not applied on Dask.
+        sim_timeout_s: local and ray: seconds a simulation may take before it counts as hung and
+            is recorded as timed out (None: no limit). Not applied on Dask.
     """
 
     kind: str = "local"
@@ -57,8 +59,8 @@ class ExecutorConfig:
     def __post_init__(self) -> None:
         if self.kind not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {self.kind!r}")
-        if self.scheduler is not None and self.kind != "dask":
-            raise ValueError(f"a scheduler address ({self.scheduler}) needs --executor dask")
+        if self.scheduler is not None and self.kind not in CLUSTERS:
+            raise ValueError(f"a scheduler address ({self.scheduler}) needs --executor dask or ray")
         if self.scheduler is not None and not self.scheduler.strip():
             raise ValueError("the scheduler address is empty; give tcp://HOST:PORT or leave it out")
         if int(self.workers) < 1:
@@ -186,6 +188,17 @@ def open_executor(config: ExecutorConfig) -> Iterator[Executor]:
         return
     if config.kind == "joblib":
         yield JoblibExecutor(config.workers)
+        return
+    if config.kind == "ray":
+        try:
+            from sbi_neuro.ray_executor import ray_executor
+        except ImportError as error:
+            raise RuntimeError(
+                f"--executor ray needs Ray ({error}); install it with `pip install 'sbi_neuro[ray]'` "
+                "(or `pip install ray`), or use --executor dask or local"
+            ) from error
+        with ray_executor(config.scheduler, config.workers, config.sim_timeout_s) as on_ray:
+            yield on_ray
         return
     try:
         from sbi_neuro.dask_executor import dask_executor

@@ -43,8 +43,9 @@ class RunConfig:
         data_dir: benchmark data directory (default: ``$SBI_NEURO_DATA`` or ``../shared/data``).
         workers: local worker processes (or the workers of the Dask ``LocalCluster`` started
             when ``executor`` is ``dask`` without a ``scheduler``).
-        executor: where simulations run: ``local`` (processes on this machine) or ``dask``.
-        scheduler: dask: address of a running scheduler; None starts a local cluster.
+        executor: where simulations run: ``local`` (processes on this machine), ``joblib``,
+            ``dask`` or ``ray``.
+        scheduler: dask or ray: address of a running cluster; None starts a local one.
         record_dt_ms: sampling interval of recorded traces; None keeps the use case's.
         backend: simulator engine (``neuron``/``brian2`` reference, ``batched`` compiled
             kernel); None takes the use case's default. Stored resolved in config.json.

@@ -19,7 +19,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --upgrade pip setuptools wheel
   # The CPU build of torch first: otherwise sbi pulls the newest torch with GBs of CUDA packages.
   .venv/bin/pip install -q torch==2.13.0
-  .venv/bin/pip install -q -e ".[dev]"
+  .venv/bin/pip install -q -e ".[dev,ray]"
   echo "$want" > "$stamp"
 fi
 # The CA1 channel models (NMODL) of the ca1_detailed use case; rebuilt only when they change.

@@ -198,8 +198,8 @@ def test_an_unreachable_scheduler_fails_fast_and_says_what_to_do(
 
 def test_where_a_run_goes_is_validated() -> None:
     with pytest.raises(ValueError, match="executor must be one of"):
-        prior_bank(executor="ray")
-    with pytest.raises(ValueError, match="needs --executor dask"):
+        prior_bank(executor="spark")
+    with pytest.raises(ValueError, match="needs --executor dask or ray"):
         prior_bank(scheduler="tcp://127.0.0.1:8786")
     with pytest.raises(ValueError, match="workers"):
         ExecutorConfig("dask", workers=0)
