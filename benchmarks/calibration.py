@@ -41,9 +41,10 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(args.out) / args.usecase
+    npe = NPESettings(density_estimator=args.density_estimator, ensemble_size=args.ensemble)
     config = RunConfig(
         usecase=args.usecase, method="npe", budget=args.simulations, seed=args.seed, target="simulated",
-        workers=args.workers, backend="batched", npe=NPESettings(density_estimator=args.density_estimator, ensemble_size=args.ensemble),
+        workers=args.workers, backend="batched", npe=npe,
     )  # fmt: skip
     print(f"NPE run ({args.simulations} simulations) in {folder} ...", flush=True)
     run(config, folder, args.index)
