@@ -18,6 +18,7 @@ cost's feature SDs), otherwise the SD of the run's valid training features.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -37,7 +38,7 @@ from sbi_neuro.paths import (
 )
 from sbi_neuro.predictive import simulate_check
 from sbi_neuro.runner import Runner
-from sbi_neuro.runs import Run, RunConfig, observed_features, open_run
+from sbi_neuro.runs import Run, observed_features, open_run, read_config
 
 PATH_SEED_OFFSET = 700_000  # simulation seeds of this analysis, apart from the run's batches
 
@@ -69,8 +70,7 @@ def reopen(folder: str | FilePath, workers: int) -> Run:
     config_path = folder / "config.json"
     if not config_path.exists():
         raise ValueError(f"{folder} is not a run folder (no config.json)")
-    config = RunConfig.from_json(json.loads(config_path.read_text()))
-    config = RunConfig.from_json({**config.to_json(), "workers": workers})
+    config = replace(read_config(config_path), workers=workers)
     return open_run(config, folder)
 
 

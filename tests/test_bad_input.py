@@ -208,6 +208,14 @@ def test_edited_config_json_is_refused_and_nothing_is_touched(
     assert {p: p.read_bytes() for p in run_folder.rglob("*") if p.is_file()} == before
 
 
+def test_an_edited_config_json_is_named_by_the_analyses_too(run_folder: Path) -> None:
+    config_path = run_folder / "config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "budget": "ten"}))
+    code, err = cli("check", str(run_folder), "--predictive", "10")
+    assert code == 2 and "budget must be an integer, got 'ten'" in err and str(config_path) in err
+    assert "Traceback" not in err
+
+
 def test_bank_without_config_is_refused(run_folder: Path) -> None:
     (run_folder / "config.json").unlink()
     with pytest.raises(ValueError, match=r"holds 1 simulation batch file.*but no config\.json"):
