@@ -228,3 +228,49 @@ def test_a_bad_time_limit_is_refused_before_anything_runs(
         main(["simulate", "hh", "--n", "10", "--sim-timeout", value, "--out", str(tmp_path / "run")])
     assert exit_.value.code == 2 and "--sim-timeout" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+NPE_SCRIPT = """
+import sys
+from pathlib import Path
+from sbi_neuro.api import run
+from sbi_neuro.inference import NPESettings
+from sbi_neuro.runs import RunConfig
+config = RunConfig(
+    usecase="hh", method="npe", budget=300, backend="batched", target="simulated", seed=4, workers=1,
+    progress=False, posterior_samples=1000,
+    npe=NPESettings(stop_after_epochs=5, max_num_epochs=20, ensemble_size=1),
+)
+if __name__ == "__main__":
+    run(config, Path(sys.argv[1]))
+"""
+
+
+def test_a_run_killed_while_training_continues_to_the_same_posterior(tmp_path: Path) -> None:
+    script = tmp_path / "npe_run.py"
+    script.write_text(NPE_SCRIPT)
+    folder, whole = tmp_path / "run", tmp_path / "whole"
+    process = subprocess.Popen([sys.executable, str(script), str(folder)], cwd=ROOT, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:  # the bank complete: training began
+        if len(list((folder / "bank").glob("batch_*.npz"))) == 3:
+            break
+        time.sleep(0.01)
+    time.sleep(1.0)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert not (folder / "posterior").exists() and not (folder / "summary.json").exists()  # mid-training
+    bank = {p: p.stat().st_mtime_ns for p in (folder / "bank").glob("batch_*.npz")}
+    assert len(bank) == 3
+
+    for target in (folder, whole):  # re-run the killed one; and the same run, never interrupted
+        done = subprocess.run(
+            [sys.executable, str(script), str(target)], cwd=ROOT, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+    assert {p: p.stat().st_mtime_ns for p in (folder / "bank").glob("batch_*.npz")} == bank  # reused
+    assert not [p for p in folder.rglob("*") if ".tmp" in p.name]
+    got = np.loadtxt(folder / "posterior_samples.csv", delimiter=",", skiprows=1)
+    expected = np.loadtxt(whole / "posterior_samples.csv", delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(got, expected)  # training and sampling are seeded: the same posterior
