@@ -161,7 +161,7 @@ def markdown(
         "",
         f"## Cost per task: a no-op evaluation ({args.overhead_tasks} tasks, results shaped like {name}'s)",
         "",
-        "Local with 1 worker runs in this process: the runner's own cost. A real task's compute is the",
+        "Local: the runner and our worker pool's pipes. A real task's compute is the",
         f"batch size over {name}'s 1-worker local rate above.",
         "",
         "| executor | workers | batch size | ms per task | real task computes, ms | overhead / compute |",
