@@ -288,7 +288,7 @@ def _executor_arguments(p: argparse.ArgumentParser) -> None:
         type=_time_limit,
         default=DEFAULT_SIM_TIMEOUT_S,
         metavar="SECONDS",
-        help="local and ray executors: a simulation taking longer is recorded as timed out and the run "
+        help="local, dask and ray executors: a simulation taking longer is recorded as timed out and the run "
         f"goes on (default {DEFAULT_SIM_TIMEOUT_S:g}; 0: no limit). Not part of a run's identity",
     )
 

@@ -10,26 +10,35 @@ workers left.) A worker killed mid-task loses that task; the scheduler runs it a
 elsewhere, up to ``distributed.scheduler.allowed-failures`` deaths per task (3 by
 default). A task that still kills its worker (``KilledWorker``) is isolated as on local
 processes (``sbi_neuro.faults``): its parameter sets that crash on their own are recorded
-as ``STATUS_CRASHED`` and the run goes on. There is no time limit on Dask: a hung
-simulation holds its worker until the run is stopped.
+as ``STATUS_CRASHED`` and the run goes on.
+
+With a time limit (``--sim-timeout``), at most as many jobs are in flight as the cluster has
+worker threads, so a job does not queue behind others and its clock starts at dispatch. A job
+over its limit is cancelled and the worker running it is restarted by its nanny (the only way
+to stop a running Python call); it comes back as ``STATUS_TIMEOUT``. The clock also covers
+what Dask does for the job meanwhile (a retry after a worker's death). Without a limit every
+job is submitted at once and Dask schedules them.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 import uuid
-from collections.abc import Hashable, Iterator
+from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import dask
 import numpy as np
-from distributed import Client, LocalCluster, Worker, as_completed, get_worker
+from distributed import Client, Future, LocalCluster, Worker, get_worker, wait
 from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.scheduler import KilledWorker
 
 from sbi_neuro.evaluation import EvalBatch, Evaluator
-from sbi_neuro.faults import Fault, Job, Task, isolated_results
-from simulators import STATUS_CRASHED
+from sbi_neuro.faults import Fault, Job, Task, TimeLimit, isolated_results
+from simulators import STATUS_CRASHED, STATUS_TIMEOUT
 
 
 class EvaluatorPlugin(WorkerPlugin):
@@ -42,17 +51,22 @@ class EvaluatorPlugin(WorkerPlugin):
 class DaskExecutor:
     """Submits tasks to a ``Client``; yields results as they complete."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, sim_timeout_s: float | None = None) -> None:
         self.client = client
+        self.sim_timeout_s = sim_timeout_s
+        self._limit = TimeLimit(sim_timeout_s, "its Dask worker was restarted")
         self._evaluator: Evaluator | None = None
         self._plugin: str | None = None
 
     def map_unordered(self, evaluator: Evaluator, tasks: list[Task]) -> Iterator[tuple[int, EvalBatch]]:
-        jobs = _DaskJobs(self.client, self._install(evaluator))
+        slots = None if self.sim_timeout_s is None else _threads(self.client)
+        jobs = _DaskJobs(self.client, self._install(evaluator), slots)
         try:
             # one isolation job at a time: a worker's death fails every task queued on it (KilledWorker
             # once allowed-failures is reached), so only a job that ran there alone is known to be a culprit
-            yield from isolated_results(jobs, evaluator, tasks, lambda n: None, _reason, isolating_at_once=1)
+            yield from isolated_results(
+                jobs, evaluator, tasks, self._limit.job, self._limit.reason, isolating_at_once=1
+            )
         finally:
             jobs.cancel()  # left when the caller stopped early, or a job raised
 
@@ -75,43 +89,96 @@ class DaskExecutor:
         return self._plugin
 
 
-def _reason(fault: Fault) -> str:
-    return fault.reason
+def _threads(client: Client) -> int:
+    """Worker threads of the cluster (at least 1: jobs wait for workers to join)."""
+    return max(sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()), 1)
 
 
 class _DaskJobs:
     """Jobs as Dask futures (a ``sbi_neuro.faults.JobQueue``); a job that kept killing its workers
-    comes back as a crash ``Fault``."""
+    comes back as a crash ``Fault``, one over its limit as a timeout ``Fault``.
 
-    def __init__(self, client: Client, plugin: str) -> None:
-        self._client, self._plugin = client, plugin
-        self._pending = as_completed(loop=client.loop, with_results=True, raise_errors=False)
-        self._jobs: dict[Hashable, Job] = {}  # by future key; as_completed holds the futures themselves
+    ``slots``: jobs in flight at most, each timed from its dispatch (None: all at once, untimed).
+    """
+
+    def __init__(self, client: Client, plugin: str, slots: int | None = None) -> None:
+        self._client, self._plugin, self._slots = client, plugin, slots
+        self._waiting: deque[tuple[Job, bool]] = deque()  # job, ahead of the tasks
+        self._running: dict[Future, tuple[Job, float | None]] = {}  # job, deadline
 
     @property
     def busy(self) -> bool:
-        return bool(self._jobs)
+        return bool(self._waiting or self._running)
 
     def submit(self, job: Job, first: bool = False) -> None:
-        future = self._client.submit(_evaluate_on_worker, self._plugin, job, pure=False, priority=int(first))
-        self._jobs[future.key] = job
-        self._pending.add(future)
+        if first:
+            self._waiting.appendleft((job, first))
+        else:
+            self._waiting.append((job, first))
+        self._dispatch()
 
     def next_outcome(self) -> tuple[Job, EvalBatch | Fault]:
-        future, result = next(self._pending)
-        job = self._jobs.pop(future.key)
-        if future.status != "error":
-            return job, result
-        error = result[1]  # (type, exception, traceback)
-        if isinstance(error, KilledWorker):
-            reason = f"its Dask worker died on every try while simulating it ({error})"
-            return job, Fault(STATUS_CRASHED, reason)
-        raise error
+        while True:
+            deadlines = [d for _, d in self._running.values() if d is not None]
+            timeout = max(min(deadlines) - time.monotonic(), 0.01) if deadlines else None
+            try:
+                done = wait(list(self._running), timeout=timeout, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                done = set()
+            if done:
+                future = next(iter(done))
+                job, _ = self._running.pop(future)
+                outcome = self._outcome(future)
+                self._dispatch()
+                return job, outcome
+            now = time.monotonic()
+            overdue = [f for f, (_, d) in self._running.items() if d is not None and d <= now]
+            if overdue:
+                job, _ = self._running.pop(overdue[0])
+                self._stop(overdue[0])
+                self._dispatch()
+                return job, Fault(STATUS_TIMEOUT, f"no result within {job.limit_s:g} s")
 
     def cancel(self) -> None:
-        if self._pending.futures:
-            self._client.cancel(list(self._pending.futures))
-        self._jobs.clear()
+        if self._running:
+            self._client.cancel(list(self._running))
+        self._running.clear()
+        self._waiting.clear()
+
+    def _dispatch(self) -> None:
+        while self._waiting and (self._slots is None or len(self._running) < self._slots):
+            job, first = self._waiting.popleft()
+            future = self._client.submit(
+                _evaluate_on_worker, self._plugin, job, pure=False, priority=int(first)
+            )
+            deadline = None if job.limit_s is None or self._slots is None else time.monotonic() + job.limit_s
+            self._running[future] = (job, deadline)
+
+    def _stop(self, future: Future) -> None:
+        """Cancel an overdue job and restart the worker running it (its call cannot be interrupted)."""
+        worker = self._client.run_on_scheduler(_processing_on, future.key)
+        self._client.cancel([future])
+        if worker is not None:
+            try:
+                self._client.restart_workers([worker])
+            except Exception as error:  # no nanny: the worker stays busy with the hung call
+                print(f"warning: could not restart Dask worker {worker} ({error})", file=sys.stderr)
+
+    @staticmethod
+    def _outcome(future: Future) -> EvalBatch | Fault:
+        if future.status != "error":
+            return future.result()
+        error = future.exception()
+        if isinstance(error, KilledWorker):
+            reason = f"its Dask worker died on every try while simulating it ({error})"
+            return Fault(STATUS_CRASHED, reason)
+        raise error
+
+
+def _processing_on(key: Any, dask_scheduler: Any) -> str | None:
+    """The address of the worker running ``key`` (on the scheduler), None if none is."""
+    task = dask_scheduler.tasks.get(key)
+    return task.processing_on.address if task is not None and task.processing_on is not None else None
 
 
 def _evaluate_on_worker(plugin: str, job: Job) -> EvalBatch:
@@ -133,11 +200,13 @@ def _worker_evaluator(worker: Worker, plugin: str) -> Evaluator:
 
 
 @contextmanager
-def dask_executor(scheduler: str | None, workers: int) -> Iterator[DaskExecutor]:
+def dask_executor(
+    scheduler: str | None, workers: int, sim_timeout_s: float | None = None
+) -> Iterator[DaskExecutor]:
     """A ``DaskExecutor`` on the scheduler at ``scheduler``, or on a new ``LocalCluster`` of ``workers``."""
     clients = _connect(scheduler) if scheduler else _local_cluster(workers)
     with clients as client:
-        executor = DaskExecutor(client)
+        executor = DaskExecutor(client, sim_timeout_s)
         try:
             yield executor
         finally:

@@ -6,7 +6,7 @@ in completion order. The run's main process writes each result to the bank under
 its task index, and a task's results are a pure function of the task, so where a
 task ran, or how often (a worker that dies mid-task), never changes what a run records.
 
-Faults: a task that overruns its time limit (local and Ray executors) or keeps killing its worker
+Faults: a task that overruns its time limit (local, Ray and Dask executors) or keeps killing its worker
 process is isolated (``sbi_neuro.faults``): only the parameter sets that hang or crash
 on their own are recorded as failed, as ``STATUS_TIMEOUT`` or ``STATUS_CRASHED`` with
 the reason in ``EvalBatch.faults``, and the run goes on.
@@ -47,8 +47,8 @@ class ExecutorConfig:
             ``workers`` processes on this machine for the duration of the run.
         workers: local processes, or the worker processes of the cluster started on this machine;
             ignored when connecting to a scheduler (its cluster has its own workers).
-        sim_timeout_s: local and ray: seconds a simulation may take before it counts as hung and
-            is recorded as timed out (None: no limit). Not applied on Dask.
+        sim_timeout_s: local, ray and dask: seconds a simulation may take before it counts as
+            hung and is recorded as timed out (None: no limit); joblib has none.
     """
 
     kind: str = "local"
@@ -207,5 +207,5 @@ def open_executor(config: ExecutorConfig) -> Iterator[Executor]:
             f"--executor dask needs dask.distributed ({error}); install it with "
             "`pip install 'dask[distributed]'` or use --executor local"
         ) from error
-    with dask_executor(config.scheduler, config.workers) as executor:
+    with dask_executor(config.scheduler, config.workers, config.sim_timeout_s) as executor:
         yield executor

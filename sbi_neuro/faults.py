@@ -27,6 +27,7 @@ from typing import Protocol, cast
 import numpy as np
 
 from sbi_neuro.evaluation import EvalBatch, Evaluator
+from simulators import STATUS_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,30 @@ class Fault:
 
     status: int
     reason: str
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """``--sim-timeout``: seconds one simulation may take (None: no limit), and how its faults read.
+
+    A job of n simulations gets n + 1 of these, the one more for what a fresh worker does
+    first (build the model, load or compile kernels).
+    """
+
+    sim_timeout_s: float | None
+    stopped: str  # what happens to a job over its limit, e.g. "its worker process was killed"
+
+    def job(self, simulations: int) -> float | None:
+        return None if self.sim_timeout_s is None else self.sim_timeout_s * (simulations + 1)
+
+    def reason(self, fault: Fault) -> str:
+        """The text recorded for a culprit (``EvalBatch.faults``)."""
+        if fault.status != STATUS_TIMEOUT:
+            return fault.reason
+        return (
+            f"{fault.reason} (the limit: {self.sim_timeout_s:g} s per simulation, --sim-timeout, and as "
+            f"much again for a worker's start); {self.stopped}"
+        )
 
 
 class JobQueue(Protocol):

@@ -19,7 +19,7 @@ import dask
 import numpy as np
 import psutil
 import pytest
-from distributed import LocalCluster
+from distributed import Client, LocalCluster
 
 from sbi_neuro.api import run
 from sbi_neuro.cli import main
@@ -269,8 +269,34 @@ def test_a_run_killed_while_training_continues_to_the_same_posterior(tmp_path: P
             [sys.executable, str(script), str(target)], cwd=ROOT, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr
-    assert {p: p.stat().st_mtime_ns for p in (folder / "bank").glob("batch_*.npz")} == bank  # reused
+    after = {p: p.stat().st_mtime_ns for p in (folder / "bank").glob("batch_*.npz")}
+    assert all(after[p] == stamp for p, stamp in bank.items())  # the killed run's batches, not rewritten
+    # and the rest of the run's batches (the best-fit search's), as in the run never interrupted
+    assert sorted(p.name for p in after) == sorted(p.name for p in (whole / "bank").glob("batch_*.npz"))
     assert not [p for p in folder.rglob("*") if ".tmp" in p.name]
     got = np.loadtxt(folder / "posterior_samples.csv", delimiter=",", skiprows=1)
     expected = np.loadtxt(whole / "posterior_samples.csv", delimiter=",", skiprows=1)
     np.testing.assert_array_equal(got, expected)  # training and sampling are seeded: the same posterior
+
+
+def test_on_dask_a_hung_simulation_is_cut_and_its_worker_restarted() -> None:
+    clean, faulty = evaluators("hh", "simulated")
+    theta = get_usecase("hh", backend="batched").prior.sample(5, np.random.default_rng(5))
+    tasks = tasks_with(theta, [4, 1], {(1, 0): HANG})
+    limit_s = 5.0  # a restarted worker imports sbi_neuro again within the one limit more a job gets
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        open_executor(ExecutorConfig("dask", cluster.scheduler_address, sim_timeout_s=limit_s)) as executor,
+    ):
+        runner = Runner(faulty, progress=False, executor=executor)
+        start = time.monotonic()
+        results = dict(runner.run(tasks, desc="dask"))
+        wall = time.monotonic() - start
+        with Client(cluster.scheduler_address) as client:
+            client.wait_for_workers(2, timeout=60)  # the hung worker was restarted, not lost
+    assert runner.simulations == 5 and wall < 2 * 10 + 60  # the task, then its row alone: 10 s each
+    assert results[1].status.tolist() == [STATUS_TIMEOUT]
+    assert "no result within 10 s" in results[1].faults[0] and "restarted" in results[1].faults[0]
+    assert_rows_equal(results[0], clean(tasks[0].theta, tasks[0].seed), [0, 1, 2, 3])
