@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from sbi_neuro.evaluation import EvalBatch, Evaluator
-from sbi_neuro.faults import Fault, Job, Task, isolated_results
+from sbi_neuro.faults import Fault, Job, Task, TimeLimit, isolated_results
 from sbi_neuro.worker_pool import WorkerPool
 from simulators import STATUS_TIMEOUT
 
@@ -95,13 +95,14 @@ class LocalExecutor:
         ExecutorConfig("local", None, workers, sim_timeout_s)  # validates
         self.workers = workers
         self.sim_timeout_s = sim_timeout_s
+        self._limit = TimeLimit(sim_timeout_s, "its worker process was killed")
         self._pool: WorkerPool | None = None
         self._evaluator: Evaluator | None = None
 
     def map_unordered(self, evaluator: Evaluator, tasks: list[Task]) -> Iterator[tuple[int, EvalBatch]]:
         pool = self._pool_for(evaluator)
         try:
-            yield from isolated_results(pool, evaluator, tasks, self._limit, self._reason)
+            yield from isolated_results(pool, evaluator, tasks, self._limit.job, self._reason)
         finally:
             if pool.busy:  # stopped early (the caller, or an error): running jobs are stale
                 self.close()
@@ -126,16 +127,9 @@ class LocalExecutor:
             self._pool, self._evaluator = WorkerPool(evaluator, self.workers), evaluator
         return self._pool
 
-    def _limit(self, simulations: int) -> float | None:
-        return None if self.sim_timeout_s is None else self.sim_timeout_s * (simulations + 1)
-
     def _reason(self, fault: Fault) -> str:
-        if fault.status == STATUS_TIMEOUT:
-            return (
-                f"{fault.reason} (the limit: {self.sim_timeout_s:g} s per simulation, --sim-timeout, and as "
-                "much again for a worker's start); its worker process was killed"
-            )
-        return f"{fault.reason} while simulating it"
+        reason = self._limit.reason(fault)
+        return reason if fault.status == STATUS_TIMEOUT else f"{reason} while simulating it"
 
 
 class JoblibExecutor:

@@ -39,7 +39,7 @@ import ray
 from ray.exceptions import RayTaskError, TaskCancelledError, WorkerCrashedError
 
 from sbi_neuro.evaluation import EvalBatch, Evaluator
-from sbi_neuro.faults import Fault, Job, Task, isolated_results
+from sbi_neuro.faults import Fault, Job, Task, TimeLimit, isolated_results
 from simulators import STATUS_CRASHED, STATUS_TIMEOUT
 
 CONNECT_TIMEOUT_S = 5.0  # to reach a cluster's port before handing the address to Ray
@@ -57,6 +57,7 @@ class RayExecutor:
 
     def __init__(self, sim_timeout_s: float | None) -> None:
         self.sim_timeout_s = sim_timeout_s
+        self._limit = TimeLimit(sim_timeout_s, "its Ray worker process was killed")
         self.slots = max(int(ray.cluster_resources().get("CPU", 1)), 1)
         self._evaluator: Evaluator | None = None
         self._ref: ray.ObjectRef | None = None
@@ -64,7 +65,7 @@ class RayExecutor:
     def map_unordered(self, evaluator: Evaluator, tasks: list[Task]) -> Iterator[tuple[int, EvalBatch]]:
         jobs = _RayJobs(self._put(evaluator), self.slots)
         try:
-            yield from isolated_results(jobs, evaluator, tasks, self._limit, self._reason)
+            yield from isolated_results(jobs, evaluator, tasks, self._limit.job, self._limit.reason)
         finally:
             jobs.cancel()  # left when the caller stopped early, or a job raised
 
@@ -81,17 +82,6 @@ class RayExecutor:
         if evaluator is not self._evaluator or self._ref is None:
             self._evaluator, self._ref = evaluator, ray.put(evaluator)
         return self._ref
-
-    def _limit(self, simulations: int) -> float | None:
-        return None if self.sim_timeout_s is None else self.sim_timeout_s * (simulations + 1)
-
-    def _reason(self, fault: Fault) -> str:
-        if fault.status == STATUS_TIMEOUT:
-            return (
-                f"{fault.reason} (the limit: {self.sim_timeout_s:g} s per simulation, --sim-timeout, and as "
-                "much again for a worker's start); its Ray worker process was killed"
-            )
-        return fault.reason
 
 
 class _RayJobs:
