@@ -23,9 +23,7 @@ job is submitted at once and Dask schedules them.
 from __future__ import annotations
 
 import sys
-import time
 import uuid
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -37,8 +35,8 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.scheduler import KilledWorker
 
 from sbi_neuro.evaluation import EvalBatch, Evaluator
-from sbi_neuro.faults import Fault, Job, Task, TimeLimit, isolated_results
-from simulators import STATUS_CRASHED, STATUS_TIMEOUT
+from sbi_neuro.faults import Fault, Job, Task, TimedJobs, TimeLimit, isolated_results
+from simulators import STATUS_CRASHED
 
 
 class EvaluatorPlugin(WorkerPlugin):
@@ -94,65 +92,38 @@ def _threads(client: Client) -> int:
     return max(sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()), 1)
 
 
-class _DaskJobs:
-    """Jobs as Dask futures (a ``sbi_neuro.faults.JobQueue``); a job that kept killing its workers
-    comes back as a crash ``Fault``, one over its limit as a timeout ``Fault``.
+class _DaskJobs(TimedJobs[Future]):
+    """Jobs as Dask futures; a job that kept killing its workers comes back as a crash ``Fault``.
 
     ``slots``: jobs in flight at most, each timed from its dispatch (None: all at once, untimed).
     """
 
     def __init__(self, client: Client, plugin: str, slots: int | None = None) -> None:
-        self._client, self._plugin, self._slots = client, plugin, slots
-        self._waiting: deque[tuple[Job, bool]] = deque()  # job, ahead of the tasks
-        self._running: dict[Future, tuple[Job, float | None]] = {}  # job, deadline
+        super().__init__(slots)
+        self._client, self._plugin = client, plugin
 
-    @property
-    def busy(self) -> bool:
-        return bool(self._waiting or self._running)
+    def _start(self, job: Job, first: bool) -> Future:
+        return self._client.submit(_evaluate_on_worker, self._plugin, job, pure=False, priority=int(first))
 
-    def submit(self, job: Job, first: bool = False) -> None:
-        if first:
-            self._waiting.appendleft((job, first))
-        else:
-            self._waiting.append((job, first))
-        self._dispatch()
+    def _wait(self, handles: list[Future], timeout: float | None) -> Future | None:
+        try:
+            done = wait(
+                handles,
+                timeout=None if timeout is None else max(timeout, 0.01),
+                return_when="FIRST_COMPLETED",
+            ).done
+        except TimeoutError:
+            return None
+        return next(iter(done), None)
 
-    def next_outcome(self) -> tuple[Job, EvalBatch | Fault]:
-        while True:
-            deadlines = [d for _, d in self._running.values() if d is not None]
-            timeout = max(min(deadlines) - time.monotonic(), 0.01) if deadlines else None
-            try:
-                done = wait(list(self._running), timeout=timeout, return_when="FIRST_COMPLETED").done
-            except TimeoutError:
-                done = set()
-            if done:
-                future = next(iter(done))
-                job, _ = self._running.pop(future)
-                outcome = self._outcome(future)
-                self._dispatch()
-                return job, outcome
-            now = time.monotonic()
-            overdue = [f for f, (_, d) in self._running.items() if d is not None and d <= now]
-            if overdue:
-                job, _ = self._running.pop(overdue[0])
-                self._stop(overdue[0])
-                self._dispatch()
-                return job, Fault(STATUS_TIMEOUT, f"no result within {job.limit_s:g} s")
-
-    def cancel(self) -> None:
-        if self._running:
-            self._client.cancel(list(self._running))
-        self._running.clear()
-        self._waiting.clear()
-
-    def _dispatch(self) -> None:
-        while self._waiting and (self._slots is None or len(self._running) < self._slots):
-            job, first = self._waiting.popleft()
-            future = self._client.submit(
-                _evaluate_on_worker, self._plugin, job, pure=False, priority=int(first)
-            )
-            deadline = None if job.limit_s is None or self._slots is None else time.monotonic() + job.limit_s
-            self._running[future] = (job, deadline)
+    def _outcome(self, future: Future, job: Job) -> EvalBatch | Fault:
+        if future.status != "error":
+            return future.result()
+        error = future.exception()
+        if isinstance(error, KilledWorker):
+            reason = f"its Dask worker died on every try while simulating it ({error})"
+            return Fault(STATUS_CRASHED, reason)
+        raise error
 
     def _stop(self, future: Future) -> None:
         """Cancel an overdue job and restart the worker running it (its call cannot be interrupted)."""
@@ -164,15 +135,8 @@ class _DaskJobs:
             except Exception as error:  # no nanny: the worker stays busy with the hung call
                 print(f"warning: could not restart Dask worker {worker} ({error})", file=sys.stderr)
 
-    @staticmethod
-    def _outcome(future: Future) -> EvalBatch | Fault:
-        if future.status != "error":
-            return future.result()
-        error = future.exception()
-        if isinstance(error, KilledWorker):
-            reason = f"its Dask worker died on every try while simulating it ({error})"
-            return Fault(STATUS_CRASHED, reason)
-        raise error
+    def _cancel(self, futures: list[Future]) -> None:
+        self._client.cancel(futures)
 
 
 def _processing_on(key: Any, dask_scheduler: Any) -> str | None:

@@ -19,15 +19,19 @@ Each parameter set is yielded once, inside its task, so the simulation counter c
 
 from __future__ import annotations
 
+import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Generic, Protocol, TypeVar, cast
 
 import numpy as np
 
 from sbi_neuro.evaluation import EvalBatch, Evaluator
 from simulators import STATUS_TIMEOUT
+
+Handle = TypeVar("Handle")  # an engine's reference to a running job
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,91 @@ class JobQueue(Protocol):
     def next_outcome(self) -> tuple[Job, EvalBatch | Fault]:
         """The next job to finish (blocks)."""
         ...
+
+
+class TimedJobs(ABC, Generic[Handle]):
+    """A ``JobQueue`` on a cluster engine (Dask futures, Ray object refs), for the engine to fill in.
+
+    At most ``slots`` jobs are in flight (None: all at once), so a job does not queue behind
+    others and, when ``slots`` is set, its clock starts at dispatch. A job over its ``limit_s``
+    is stopped (``_stop``) and comes back as a ``STATUS_TIMEOUT`` fault.
+    """
+
+    def __init__(self, slots: int | None) -> None:
+        self._slots = slots
+        self._waiting: deque[tuple[Job, bool]] = deque()  # job, ahead of the tasks
+        self._running: dict[Handle, tuple[Job, float | None]] = {}  # job, deadline
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._waiting or self._running)
+
+    def submit(self, job: Job, first: bool = False) -> None:
+        if first:
+            self._waiting.appendleft((job, first))
+        else:
+            self._waiting.append((job, first))
+        self._dispatch()
+
+    def next_outcome(self) -> tuple[Job, EvalBatch | Fault]:
+        while True:
+            deadlines = [d for _, d in self._running.values() if d is not None]
+            timeout = max(min(deadlines) - time.monotonic(), 0.0) if deadlines else None
+            done = self._wait(list(self._running), timeout)
+            if done is not None:
+                job, _ = self._running.pop(done)
+                outcome = self._outcome(done, job)
+                self._dispatch()
+                if outcome is not None:
+                    return job, outcome
+                continue  # the engine sent it again (``_again``)
+            now = time.monotonic()
+            overdue = [h for h, (_, d) in self._running.items() if d is not None and d <= now]
+            if overdue:
+                job, _ = self._running.pop(overdue[0])
+                self._stop(overdue[0])
+                self._dispatch()
+                return job, Fault(STATUS_TIMEOUT, f"no result within {job.limit_s:g} s")
+
+    def cancel(self) -> None:
+        if self._running:
+            self._cancel(list(self._running))
+        self._running.clear()
+        self._waiting.clear()
+
+    def _again(self, job: Job) -> None:
+        """Queue ``job`` once more, first, with a fresh clock (from ``_outcome``, which returns None)."""
+        self._waiting.appendleft((job, True))
+
+    def _dispatch(self) -> None:
+        while self._waiting and (self._slots is None or len(self._running) < self._slots):
+            job, first = self._waiting.popleft()
+            deadline = (
+                time.monotonic() + job.limit_s
+                if job.limit_s is not None and self._slots is not None
+                else None
+            )
+            self._running[self._start(job, first)] = (job, deadline)
+
+    @abstractmethod
+    def _start(self, job: Job, first: bool) -> Handle:
+        """Send ``job`` to the engine (ahead of the tasks if ``first``)."""
+
+    @abstractmethod
+    def _wait(self, handles: list[Handle], timeout: float | None) -> Handle | None:
+        """One finished job's handle, or None after ``timeout`` seconds (None: wait for one)."""
+
+    @abstractmethod
+    def _outcome(self, handle: Handle, job: Job) -> EvalBatch | Fault | None:
+        """A finished job's results or fault; None if it was sent again with ``_again``."""
+
+    @abstractmethod
+    def _stop(self, handle: Handle) -> None:
+        """Stop an overdue job, its worker with it."""
+
+    @abstractmethod
+    def _cancel(self, handles: list[Handle]) -> None:
+        """Drop jobs still running (the caller stopped early, or a job raised)."""
 
 
 def isolated_results(

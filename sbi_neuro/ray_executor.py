@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import time
-from collections import deque
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,8 +37,8 @@ import ray
 from ray.exceptions import RayTaskError, TaskCancelledError, WorkerCrashedError
 
 from sbi_neuro.evaluation import EvalBatch, Evaluator
-from sbi_neuro.faults import Fault, Job, Task, TimeLimit, isolated_results
-from simulators import STATUS_CRASHED, STATUS_TIMEOUT
+from sbi_neuro.faults import Fault, Job, Task, TimedJobs, TimeLimit, isolated_results
+from simulators import STATUS_CRASHED
 
 CONNECT_TIMEOUT_S = 5.0  # to reach a cluster's port before handing the address to Ray
 MAX_RETRIES = 2  # tries after a worker process died mid-task, before the task counts as crashing
@@ -84,69 +82,31 @@ class RayExecutor:
         return self._ref
 
 
-class _RayJobs:
-    """Jobs as Ray tasks (a ``sbi_neuro.faults.JobQueue``), at most ``slots`` in flight, each timed
-    from its dispatch; one that overruns or keeps killing its worker comes back as a ``Fault``."""
+class _RayJobs(TimedJobs[ray.ObjectRef]):
+    """Jobs as Ray tasks, at most ``slots`` in flight, each timed from its dispatch; a job whose
+    worker died is sent again, up to ``MAX_RETRIES`` times, then comes back as a crash ``Fault``."""
 
     def __init__(self, evaluator: ray.ObjectRef, slots: int) -> None:
+        super().__init__(slots)
         self._holder = [evaluator]  # in a list, so that Ray passes the reference, not the object
-        self._slots = slots
-        self._waiting: deque[Job] = deque()
-        self._running: dict[ray.ObjectRef, tuple[Job, float | None]] = {}  # job, deadline
         self._tries: dict[Hashable, int] = {}  # tries that lost their worker, by job key
 
-    @property
-    def busy(self) -> bool:
-        return bool(self._waiting or self._running)
+    def _start(self, job: Job, first: bool) -> ray.ObjectRef:  # Ray has no priorities: order is ours
+        return _remote.remote(self._holder, job)
 
-    def submit(self, job: Job, first: bool = False) -> None:
-        if first:
-            self._waiting.appendleft(job)
-        else:
-            self._waiting.append(job)
-        self._dispatch()
+    def _wait(self, handles: list[ray.ObjectRef], timeout: float | None) -> ray.ObjectRef | None:
+        ready, _ = ray.wait(handles, num_returns=1, timeout=timeout)
+        return ready[0] if ready else None
 
-    def next_outcome(self) -> tuple[Job, EvalBatch | Fault]:
-        while True:
-            deadlines = [d for _, d in self._running.values() if d is not None]
-            wait = max(min(deadlines) - time.monotonic(), 0.0) if deadlines else None
-            ready, _ = ray.wait(list(self._running), num_returns=1, timeout=wait)
-            if ready:
-                job, _ = self._running.pop(ready[0])
-                outcome = self._outcome(ready[0])
-                tries = self._tries.pop(job.key, 0) + 1
-                if isinstance(outcome, Fault) and tries <= MAX_RETRIES:
-                    self._tries[job.key] = tries  # its worker died: again, first, with a fresh clock
-                    self._waiting.appendleft(job)
-                    self._dispatch()
-                    continue
-                self._dispatch()
-                return job, outcome
-            now = time.monotonic()
-            overdue = [ref for ref, (_, d) in self._running.items() if d is not None and d <= now]
-            if overdue:
-                job, _ = self._running.pop(overdue[0])
-                ray.cancel(overdue[0], force=True)  # kills the worker process running it
-                self._dispatch()
-                return job, Fault(STATUS_TIMEOUT, f"no result within {job.limit_s:g} s")
-
-    def cancel(self) -> None:
-        for ref in self._running:
-            ray.cancel(ref, force=True)
-        self._running.clear()
-        self._waiting.clear()
-
-    def _dispatch(self) -> None:
-        while self._waiting and len(self._running) < self._slots:
-            job = self._waiting.popleft()
-            deadline = None if job.limit_s is None else time.monotonic() + job.limit_s
-            self._running[_remote.remote(self._holder, job)] = (job, deadline)
-
-    @staticmethod
-    def _outcome(ref: ray.ObjectRef) -> EvalBatch | Fault:
+    def _outcome(self, ref: ray.ObjectRef, job: Job) -> EvalBatch | Fault | None:
+        tries = self._tries.pop(job.key, 0) + 1
         try:
             return ray.get(ref)
         except WorkerCrashedError as error:
+            if tries <= MAX_RETRIES:
+                self._tries[job.key] = tries  # its worker died: again, first, with a fresh clock
+                self._again(job)
+                return None
             reason = f"its Ray worker process died on each of {MAX_RETRIES + 1} tries while simulating it"
             return Fault(STATUS_CRASHED, f"{reason} ({type(error).__name__})")
         except TaskCancelledError as error:  # cancelled by someone else (we drop what we cancel)
@@ -154,12 +114,19 @@ class _RayJobs:
         except RayTaskError as error:  # an exception in our code on the worker: raise it here
             raise error.as_instanceof_cause() from None
 
+    def _stop(self, ref: ray.ObjectRef) -> None:
+        ray.cancel(ref, force=True)  # kills the worker process running it
+
+    def _cancel(self, refs: list[ray.ObjectRef]) -> None:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+
 
 def _evaluate_on_worker(holder: list[ray.ObjectRef], job: Job) -> EvalBatch:
     return job.run(_worker_evaluator(holder[0]))
 
 
-# Retried here, not by Ray, so that each try gets its own clock (see ``_RayJobs.next_outcome``).
+# Retried here, not by Ray, so that each try gets its own clock (see ``_RayJobs._outcome``).
 _remote = ray.remote(num_cpus=1, max_retries=0, retry_exceptions=False)(_evaluate_on_worker)
 
 
