@@ -22,16 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from sbi_neuro.evaluation import Evaluator
-from sbi_neuro.inference import NPESettings, train_npe
-from sbi_neuro.optimizers import CMAES, AskTell
-from sbi_neuro.runner import Runner, batch_seed
-from sbi_neuro.sequential import SeededCMAES
-from usecases import get_usecase
+from sbi_neuro.core.evaluation import Evaluator
+from sbi_neuro.core.seeds import batch_seed
+from sbi_neuro.execution.dispatcher import Dispatcher
+from sbi_neuro.inference.npe import train_npe
+from sbi_neuro.inference.settings import NPESettings
+from sbi_neuro.optimizers import CMAES, AskTell, SeededCMAES
+from sbi_neuro.registry import get_usecase
 from usecases.base import Target
 
 
-def run_optimizer(runner: Runner, optimizer: AskTell, prior: object, budget: int, seed: int) -> float:
+def run_optimizer(runner: Dispatcher, optimizer: AskTell, prior: object, budget: int, seed: int) -> float:
     """Best error of an ask/tell optimiser over ``budget`` evaluations."""
     best, spent, generation = np.inf, 0, 0
     while spent < budget and not optimizer.finished:
@@ -71,7 +72,7 @@ def main() -> None:
     print(f"{len(targets)} targets, spike counts {counts[keep].astype(int).tolist()}")
 
     start = time.perf_counter()
-    trainer = Runner(Evaluator(sim, features, uc.cost, targets[0]), workers=args.workers, progress=False)
+    trainer = Dispatcher(Evaluator(sim, features, uc.cost, targets[0]), workers=args.workers, progress=False)
     theta = prior.sample(args.training, np.random.default_rng(batch_seed(args.seed, 0)))
     bank = trainer.evaluate(theta, args.seed)
     posterior = train_npe(prior, bank.theta, features.fill_undefined(bank.x), NPESettings(), seed=args.seed)
@@ -81,7 +82,7 @@ def main() -> None:
     results: dict[str, list[float]] = {"npe": [], "npe_cmaes": [], "cmaes": []}
     seconds = {"npe": 0.0, "npe_cmaes": 0.0, "cmaes": 0.0}
     for k, target in enumerate(targets):
-        runner = Runner(Evaluator(sim, features, uc.cost, target), workers=args.workers, progress=False)
+        runner = Dispatcher(Evaluator(sim, features, uc.cost, target), workers=args.workers, progress=False)
         x_o = features.fill_undefined(features(sim.t, target.traces[None])[0])
         t0 = time.perf_counter()
         samples = posterior.sample(5000, x_o, seed=args.seed)

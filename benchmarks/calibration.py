@@ -4,7 +4,7 @@ Run: .venv/bin/python benchmarks/calibration.py hh --simulations 10000 --held-ou
 
 Trains an NPE run into OUT/USECASE (default runs/calibration/USECASE; batched backend, target
 simulated from the ground truth), or reuses it when it is already there, then calibrates its
-posterior on held-out prior simulations (``sbi_neuro.calibration.calibrate``, outputs in
+posterior on held-out prior simulations (``sbi_neuro.check``, outputs in
 OUT/USECASE/calibration/). Prints the run's number, the largest |empirical − nominal| HPD coverage
 over credibility levels 0.05…0.95, beside the deviation that 95% of exactly calibrated posteriors
 stay under with as many held-out pairs, then TARP and the per-parameter SBC checks.
@@ -16,10 +16,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sbi_neuro.api import run
-from sbi_neuro.calibration import calibrate
-from sbi_neuro.inference import NPESettings
-from sbi_neuro.runs import RunConfig
+from sbi_neuro.api.check import check
+from sbi_neuro.api.execute import execute
+from sbi_neuro.inference.settings import NPESettings
+from sbi_neuro.methods.config import RunConfig
 
 GOAL = 0.05
 
@@ -47,10 +47,12 @@ def main() -> None:
         workers=args.workers, backend="batched", npe=npe,
     )  # fmt: skip
     print(f"NPE run ({args.simulations} simulations) in {folder} ...", flush=True)
-    run(config, folder, args.index)
-    print()  # sbi ends its "successfully converged" line without a newline
-    report = calibrate(folder, n_held_out=args.held_out, n_samples=args.samples, workers=args.workers)
-    print_report(report)
+    execute(config, folder, args.index)
+    result = check(
+        folder, predictive=0, calibration=args.held_out, samples=args.samples, workers=args.workers
+    )
+    assert result.calibration is not None
+    print_report(result.calibration)
     print(f"report and figures in {folder / 'calibration'}/")
 
 

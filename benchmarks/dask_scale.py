@@ -33,10 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sbi_neuro.evaluation import EvalBatch, Evaluator
-from sbi_neuro.executors import Executor, ExecutorConfig, open_executor
-from sbi_neuro.runner import Runner, Task, batch_seed, measure_throughput
-from usecases import get_usecase
+from sbi_neuro.core.evaluation import EvalBatch, Evaluator, Task
+from sbi_neuro.core.seeds import batch_seed
+from sbi_neuro.execution.dispatcher import Dispatcher, measure_throughput
+from sbi_neuro.execution.executors import Executor, ExecutorConfig, open_executor
+from sbi_neuro.registry import get_usecase
 
 TARGETS = {"hh": "simulated", "ca1_passive": "data", "ca1_detailed": "data"}
 BACKENDS = {"ca1_detailed": "neuron"}  # the others: batched
@@ -109,7 +110,7 @@ def ms_per_task(
     executor: Executor, evaluator: Evaluator, theta: np.ndarray, batch_size: int, tasks: int
 ) -> float:
     """Wall time per task of ``tasks`` tasks of ``batch_size`` rows through a runner on ``executor``."""
-    runner = Runner(evaluator, progress=False, executor=executor)
+    runner = Dispatcher(evaluator, progress=False, executor=executor)
     executor.warm_up(evaluator, theta[:1])
     batch = [Task(i, theta[:batch_size], batch_seed(0, i)) for i in range(tasks)]
     start = time.perf_counter()

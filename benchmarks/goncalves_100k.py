@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sbi_neuro.api import run
-from sbi_neuro.runs import RunConfig
-from usecases import get_usecase
+from sbi_neuro.api.execute import execute
+from sbi_neuro.methods.config import RunConfig
+from sbi_neuro.registry import get_usecase
 
 
 def main() -> None:
@@ -48,7 +48,7 @@ def main() -> None:
     )
     out = Path(args.out) / f"cell{args.cell}_seed{args.seed}"
     start = time.perf_counter()
-    summary = run(config, out)
+    summary = execute(config, out).summary
     wall = time.perf_counter() - start
 
     stages = summary["stage_wall_s"]

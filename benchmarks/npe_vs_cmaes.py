@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sbi_neuro.api import run
-from sbi_neuro.runs import RunConfig
+from sbi_neuro.api.execute import execute
+from sbi_neuro.methods.config import RunConfig
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
             "target": args.target,
             "progress": False,
         }
-        cma = run(RunConfig(method="cmaes", budget=budgets[-1], **common), out / f"cmaes-s{seed}")
+        cma = execute(RunConfig(method="cmaes", budget=budgets[-1], **common), out / f"cmaes-s{seed}").summary
         errors = np.loadtxt(out / f"cmaes-s{seed}" / "evaluations.csv", delimiter=",", skiprows=1, usecols=4)
         for b in budgets:
             results.append(
@@ -58,7 +58,7 @@ def main() -> None:
             folder = out / f"npe-b{b}-s{seed}"
             if b != budgets[-1]:
                 _link_shared_batches(out / f"npe-b{budgets[-1]}-s{seed}" / "bank", folder / "bank", b)
-            s = run(RunConfig(method="npe", budget=b, **common), folder)
+            s = execute(RunConfig(method="npe", budget=b, **common), folder).summary
             inside = s.get("truth_in_interval_90", {})
             results.append(
                 {

@@ -1,7 +1,7 @@
 """A screenshot of a run's report.html in headless Chromium, for the docs.
 
 Run: .venv/bin/python benchmarks/report_screenshot.py RUN OUT.png [--height 2400]
-Writes the report first (``sbi_neuro.report.write_report``), opens it from disk in Debian's
+Writes the report first (``sbi_neuro.results.report.write_report``), opens it from disk in Debian's
 Chromium through Playwright (scripts/install_chromium.sh) and saves the top ``--height`` pixels.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sbi_neuro.report import write_report
+from sbi_neuro.results.report import write_report
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]

@@ -12,8 +12,8 @@ from collections import Counter
 
 import numpy as np
 
-from sbi_neuro.bank import SimulationBank
-from usecases import get_usecase
+from sbi_neuro.execution.bank import SimulationBank
+from sbi_neuro.registry import get_usecase
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sbi_neuro.api import run
-from sbi_neuro.runs import RunConfig
+from sbi_neuro.api.execute import execute
+from sbi_neuro.methods.config import RunConfig
 
 # use case → (options, budget, CMA-ES population)
 PLAN: dict[str, tuple[dict[str, str], int, int]] = {
@@ -46,8 +46,10 @@ def main() -> None:
         common = {"usecase": name, "budget": budget, "seed": args.seed, "workers": args.workers,
                   "options": options, "progress": False}  # fmt: skip
         start = time.perf_counter()
-        npe = run(RunConfig(method="npe", **common), out / f"{name}-npe")
-        cma = run(RunConfig(method="cmaes", population_size=popsize, **common), out / f"{name}-cmaes")
+        npe = execute(RunConfig(method="npe", **common), out / f"{name}-npe").summary
+        cma = execute(
+            RunConfig(method="cmaes", population_size=popsize, **common), out / f"{name}-cmaes"
+        ).summary
         rows.append(
             {
                 "usecase": name,
@@ -81,8 +83,8 @@ def main() -> None:
 
 def _uc6_feature_report(out: Path) -> str:
     """How close the best UC6 fit of each method comes to each of the 66 targets, in SDs."""
-    from sbi_neuro.bank import SimulationBank
-    from usecases import get_usecase
+    from sbi_neuro.execution.bank import SimulationBank
+    from sbi_neuro.registry import get_usecase
 
     uc = get_usecase("ca1_detailed")
     stats = uc.features.stats  # type: ignore[attr-defined]

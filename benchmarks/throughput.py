@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sbi_neuro.evaluation import Evaluator
-from sbi_neuro.runner import measure_throughput
-from usecases import get_usecase, usecase_backends
+from sbi_neuro.core.evaluation import Evaluator
+from sbi_neuro.execution.dispatcher import measure_throughput
+from sbi_neuro.registry import get_usecase, usecase_spec
 
 NEUROPTIMUS_S_PER_EVAL = 0.46  # Neuroptimus on UC1, this kind of machine (shared/docs/SBI_NOTES.md)
 TARGETS = {"hh": "simulated", "vclamp": "simulated", "adex": "data", "hh_allen": "simulated"}
@@ -65,7 +65,7 @@ def main() -> None:
     rows: list[Row] = []
     for name in args.usecases:
         options = {"cell": args.cell} if name == "hh_allen" else {}
-        for backend in sorted(usecase_backends(name), key=lambda b: b == "batched"):  # reference first
+        for backend in sorted(usecase_spec(name).backends, key=lambda b: b == "batched"):  # reference first
             uc = get_usecase(name, backend=backend, **options)
             target = uc.load_target(TARGETS[name] if name != "hh_allen" else "data", None)
             evaluator = Evaluator(uc.simulator, uc.features, uc.cost, target)

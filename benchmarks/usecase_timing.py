@@ -14,9 +14,9 @@ import json
 
 import numpy as np
 
-from sbi_neuro.evaluation import Evaluator
-from sbi_neuro.runner import measure_throughput
-from usecases import get_usecase, usecase_backends
+from sbi_neuro.core.evaluation import Evaluator
+from sbi_neuro.execution.dispatcher import measure_throughput
+from sbi_neuro.registry import get_usecase, usecase_spec
 from usecases.timing import TIMINGS_FILE, stored_timings
 
 # evaluations per measurement: enough for a stable figure, small enough for minutes
@@ -58,7 +58,7 @@ def main() -> None:
     for name, (options, target, n) in PLAN.items():
         if args.only and name not in args.only:
             continue
-        for backend in usecase_backends(name):
+        for backend in usecase_spec(name).backends:
             if args.backends and backend not in args.backends:
                 continue
             stored.setdefault(name, {})[backend] = measure(name, backend, options, target, n)

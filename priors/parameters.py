@@ -12,10 +12,12 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import torch
 
 import numpy as np
-import torch
 
 Scale = Literal["linear", "log"]
 
@@ -183,6 +185,7 @@ class Prior:
 
     def to_sbi(self) -> torch.distributions.Distribution:
         """The prior in inference space as sbi's ``BoxUniform``."""
+        import torch
         from sbi.utils import BoxUniform
 
         return BoxUniform(

@@ -19,7 +19,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --upgrade pip setuptools wheel
   # The CPU build of torch first: otherwise sbi pulls the newest torch with GBs of CUDA packages.
   .venv/bin/pip install -q torch==2.13.0
-  .venv/bin/pip install -q -e ".[dev,ray]"
+  # compat: a .pth file puts the project on sys.path (the five top-level packages live at its root);
+  # setuptools' default meta-path finder for this layout warns at every install about look-alike folders
+  .venv/bin/pip install -q -e ".[dev,ray]" --config-settings editable_mode=compat
   echo "$want" > "$stamp"
 fi
 # The CA1 channel models (NMODL) of the ca1_detailed use case; rebuilt only when they change.

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from sbi_neuro.data import DataError
+from simulators.errors import DataError
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from typing import Any, Literal
 import numpy as np
 
 from simulators.base import SimulationResult, simulate_rows, theta_batch
+from simulators.errors import DataError
 from simulators.neuron_models import live_model
 
 MORPHOLOGY_FILE = "neuroptimus/uc6_ca1_detailed/morphology.geometry.json"
@@ -136,8 +137,8 @@ class CA1DetailedNeuron:
     S/cm², mV or dimensionless scale factors). The result has one sweep per amplitude.
 
     Args:
-        morphology_path: geometry JSON; empty = ``MORPHOLOGY_FILE`` in the data directory
-            (``sbi_neuro.data.data_file``: ``--data-dir``, ``$SBI_NEURO_DATA``, ``../shared/data``).
+        morphology_path: geometry JSON (the benchmark's: ``MORPHOLOGY_FILE`` in the data directory,
+            which ``usecases.ca1_detailed`` resolves).
         v_init_mV: potential given to ``finitialize`` (Neuroptimus: −65 mV).
         settle_ms: settling run before t = 0 with the stimulus off (0: none, as in Neuroptimus).
         settle_dt_ms: time step of the settling run.
@@ -155,7 +156,7 @@ class CA1DetailedNeuron:
         share_prestimulus: simulate the common 0–200 ms once per parameter set.
     """
 
-    morphology_path: str = ""
+    morphology_path: str
     v_init_mV: float = -65.0
     settle_ms: float = 1000.0
     settle_dt_ms: float = 0.5
@@ -203,9 +204,7 @@ class CA1DetailedNeuron:
             raise ValueError(
                 f"distance_rule must be 'path' or 'neuroptimus_axon4', got {self.distance_rule!r}"
             )
-        if self.morphology_path and not Path(self.morphology_path).is_file():
-            from sbi_neuro.data import DataError
-
+        if not Path(self.morphology_path).is_file():
             raise DataError(f"morphology file {self.morphology_path} does not exist")
 
     @property
@@ -222,14 +221,6 @@ class CA1DetailedNeuron:
         theta = theta_batch(theta, len(PARAMETERS), "UC6")
         model = self._model()  # built first: a bad model file is an error, not a failed row
         return simulate_rows(theta, self.t, len(self.amplitudes_nA), lambda row: model.run(row), _check_row)
-
-    def resolved_morphology_path(self) -> Path:
-        """The geometry JSON this configuration uses (DataError if the data directory is missing)."""
-        if self.morphology_path:
-            return Path(self.morphology_path)
-        from sbi_neuro.data import data_file
-
-        return data_file(MORPHOLOGY_FILE)
 
     def _model(self) -> _CA1Model:
         return live_model(self, _CA1Model)
@@ -257,12 +248,11 @@ class _CA1Model:
     def __init__(self, cfg: CA1DetailedNeuron) -> None:
         from neuron import h
 
-        from sbi_neuro.data import DataError
         from simulators.mechanisms import load_ca1_mechanisms
         from simulators.morphology import instantiate, load_geometry_json
 
         load_ca1_mechanisms()
-        path = cfg.resolved_morphology_path()
+        path = Path(cfg.morphology_path)
         morphology = load_geometry_json(path)
         self.cfg, self.h = cfg, h
         self.sections = instantiate(morphology, prefix=f"uc6_{id(self)}_")

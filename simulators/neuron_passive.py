@@ -27,12 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from sbi_neuro.data import DataError, data_file
 from simulators.base import SimulationResult, simulate_rows, theta_batch
+from simulators.errors import DataError
 from simulators.neuron_models import live_model
 
 DISCRETISATIONS = ("file", "d_lambda")
-UC3_FOLDER = "neuroptimus/uc3_ca1_passive"
 
 
 @dataclass(frozen=True)
@@ -98,18 +97,6 @@ class PassiveMorphologyNeuron:
                 raise ValueError(
                     f"PassiveMorphologyNeuron.{name} ({value}) must be a whole multiple of {unit}"
                 )
-
-    @classmethod
-    def from_data_dir(
-        cls, data_dir: str | Path | None = None, swc: bool = False, **options: Any
-    ) -> PassiveMorphologyNeuron:
-        """The UC3 simulator on the benchmark files (geometry JSON, or the SWC if ``swc``)."""
-        morphology = "morphology.swc" if swc else "morphology.geometry.json"
-        return cls(
-            morphology_path=str(data_file(f"{UC3_FOLDER}/{morphology}", data_dir)),
-            stimulus_path=str(data_file(f"{UC3_FOLDER}/stimulus_current.dat", data_dir)),
-            **options,
-        )
 
     @property
     def parameter_names(self) -> list[str]:

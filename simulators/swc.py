@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sbi_neuro.data import DataError
+from simulators.errors import DataError
 
 # Sections of the SWC cell currently instantiated in this process (hoc-owned).
 _LOADED: list[Any] = []

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from sbi_neuro.data import DataError
+from simulators.errors import DataError
 from summaries.costs import FAILED_ERROR
 from summaries.efel_features import efel_session
 

@@ -76,9 +76,8 @@ from pathlib import Path
 
 import numba
 import numpy as np
-from scipy.signal import savgol_coeffs
 
-from sbi_neuro.data import DataError
+from simulators.errors import DataError
 
 NEURONS: tuple[str, str, str] = ("PD", "LP", "PY")
 OBSERVED_FILE = "stg_pyloric/observed_features_prep845_082_0044.json"  # inside the data directory
@@ -388,6 +387,8 @@ class PyloricFeatures:
         if width == 1:
             centre, left, right = np.ones(1), np.empty((0, 1)), np.empty((0, 1))
         else:
+            from scipy.signal import savgol_coeffs  # 0.5 s to import: only when features are computed
+
             centre = savgol_coeffs(width, SMOOTHING_ORDER, use="dot")
             left = np.array([savgol_coeffs(width, SMOOTHING_ORDER, pos=p, use="dot") for p in range(half)])
             right = np.array(

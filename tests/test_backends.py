@@ -8,20 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbi_neuro.bank import SimulationBank
-from sbi_neuro.evaluation import Evaluator
+from sbi_neuro.core.evaluation import Evaluator
+from sbi_neuro.execution.bank import SimulationBank
+from sbi_neuro.registry import get_usecase, usecase_names, usecase_spec
 from tests.conftest import run_cli
-from usecases import BUILDERS, get_usecase, usecase_backends
 
 
 def test_every_use_case_names_its_backends_default_first() -> None:
-    assert usecase_backends("hh") == ("neuron", "batched")
-    assert usecase_backends("vclamp") == ("neuron", "batched")
-    assert usecase_backends("adex") == ("brian2", "batched")
-    assert usecase_backends("hh_allen") == ("batched", "brian2")
-    assert usecase_backends("ca1_passive") == ("neuron", "batched")
-    assert usecase_backends("ca1_detailed") == ("neuron",)
-    assert set(BUILDERS) >= {"hh", "vclamp", "adex", "hh_allen", "ca1_passive", "ca1_detailed"}
+    assert usecase_spec("hh").backends == ("neuron", "batched")
+    assert usecase_spec("vclamp").backends == ("neuron", "batched")
+    assert usecase_spec("adex").backends == ("brian2", "batched")
+    assert usecase_spec("hh_allen").backends == ("batched", "brian2")
+    assert usecase_spec("ca1_passive").backends == ("neuron", "batched")
+    assert usecase_spec("ca1_detailed").backends == ("neuron",)
+    assert set(usecase_names()) >= {"hh", "vclamp", "adex", "hh_allen", "ca1_passive", "ca1_detailed"}
 
 
 def test_backend_selects_simulator_and_features() -> None:

@@ -24,8 +24,11 @@ from hypothesis import strategies as st
 
 from priors import Parameter, Prior
 from sbi_neuro.cli import main
-from sbi_neuro.data import DataError, load_two_column_trace, resample
-from sbi_neuro.runs import RunConfig, open_run, target_features
+from sbi_neuro.methods.config import RunConfig
+from sbi_neuro.methods.workspace import target_features
+from sbi_neuro.registry import get_usecase
+from sbi_neuro.results.folder import open_run
+from simulators.errors import DataError
 from summaries import (
     FAILED_ERROR,
     BatchedEfelFeatures,
@@ -41,9 +44,9 @@ from summaries import (
 from summaries.costs import COMPONENTS
 from summaries.feature_stats import FeatureTarget
 from tests.conftest import run_cli
-from usecases import get_usecase
 from usecases.adex import load_sweep_table
 from usecases.base import Target
+from usecases.data import load_two_column_trace, resample
 from usecases.hh import FEATURES as HH_FEATURES
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

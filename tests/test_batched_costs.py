@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sbi_neuro.registry import get_usecase
 from simulators.batched_hh import HHSomaBatched
 from summaries import FAILED_ERROR, TraceCost, detect_spikes
 from summaries.batched_costs import find_spikes
 from summaries.costs import COMPONENTS
-from usecases import get_usecase
 from usecases.base import Target
 
 ALL = {name: 1.0 for name in COMPONENTS}

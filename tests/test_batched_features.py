@@ -21,10 +21,10 @@ import efel
 import numpy as np
 import pytest
 
+from sbi_neuro.registry import get_usecase
 from simulators.batched_hh import HHSomaBatched
 from summaries import EfelFeatures, Feature
 from summaries.batched_features import DEFAULT_SETTINGS, EFEL_FEATURES, BatchedEfelFeatures
-from usecases import get_usecase
 
 RTOL = 1e-12
 UC1_TRUTH = (0.12, 0.036, 0.0003)

@@ -7,11 +7,11 @@ import pickle
 import numpy as np
 import pytest
 
+from sbi_neuro.registry import get_usecase
 from simulators.base import STATUS_FAILED, STATUS_OK
 from simulators.batched_hh import HHSomaBatched, hh_rate_table, hh_rates
 from simulators.neuron_hh import HHSomaNeuron
 from summaries import detect_spikes
-from usecases import get_usecase
 
 TRUTH = [0.12, 0.036, 0.0003]
 

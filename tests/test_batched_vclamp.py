@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 
 from simulators.base import STATUS_FAILED, STATUS_OK, SimulationResult
 from simulators.batched_vclamp import VClampSynapseBatched
-from simulators.neuron_models import release_models
 from simulators.neuron_vclamp import VClampSynapseNeuron
 from usecases import vclamp
 
@@ -19,11 +17,7 @@ TRUTH = [vclamp.GROUND_TRUTH[name] for name in vclamp.PRIOR.names]  # weight µS
 TOL_NA = 1e-9  # measured: ≤ 1.5e-12 nA (isolated one-ulp flips of v)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _release_models() -> Iterator[None]:
-    """Leave no NEURON cell alive for the next test module (psolve would advance it)."""
-    yield
-    release_models()
+pytestmark = pytest.mark.usefixtures("release_neuron_models")
 
 
 def both(theta: np.ndarray, **config: Any) -> tuple[SimulationResult, SimulationResult]:

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sbi_neuro.data import DataError
 from simulators.base import STATUS_FAILED, STATUS_OK
 from simulators.brian2_adex import AdExBrian2
 from simulators.brian2_hh_goncalves import GROUND_TRUTH, HHMCurrentBrian2
+from simulators.errors import DataError
 from summaries.hh_features import GoncalvesFeatures
 from summaries.spikes import detect_spikes
 from usecases.allen_data import list_allen_cells, load_allen_sweep

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbi_neuro.data import DataError
 from simulators import STATUS_FAILED, STATUS_OK
+from simulators.errors import DataError
 
 TARGET_FILE = "neuroptimus/uc6_ca1_detailed/target_features.json"
 MORPHOLOGY = "neuroptimus/uc6_ca1_detailed/morphology.geometry.json"
@@ -225,12 +225,13 @@ def test_malformed_target_file_names_the_file(tmp_path: Path, content: str) -> N
         FeatureStatistics.load(tmp_path / "missing.json")
 
 
-def test_bad_configuration_is_rejected(tmp_path: Path) -> None:
+def test_bad_configuration_is_rejected(tmp_path: Path, data_dir: Path) -> None:
     from simulators.neuron_ca1_detailed import CA1DetailedNeuron
 
+    morphology = str(data_dir / MORPHOLOGY)
     with pytest.raises(ValueError, match="record_dt_ms"):
-        CA1DetailedNeuron(record_dt_ms=0.07)
+        CA1DetailedNeuron(morphology, record_dt_ms=0.07)
     with pytest.raises(ValueError, match="distance_rule"):
-        CA1DetailedNeuron(distance_rule="euclid")  # type: ignore[arg-type]
+        CA1DetailedNeuron(morphology, distance_rule="euclid")  # type: ignore[arg-type]
     with pytest.raises(DataError, match=r"nowhere\.json"):
         CA1DetailedNeuron(morphology_path=str(tmp_path / "nowhere.json"))

@@ -4,13 +4,14 @@ end on a small real NPE run of UC1 (batched backend)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from sbi_neuro.calibration import (
+from sbi_neuro.analysis.calibration import (
     DEFAULT_LEVELS,
     box_log_density,
     calibrate,
@@ -23,8 +24,20 @@ from sbi_neuro.calibration import (
     sbc_ranks,
     tarp_credibility,
 )
+from sbi_neuro.api.check import check
+from sbi_neuro.api.execute import dispatcher_for
+from sbi_neuro.results.folder import final_posterior, reopen
 
 PAIRS, SAMPLES, DIM, NOISE_SD = 1000, 500, 2, 0.5
+
+
+def calibrate_folder(
+    folder: Path, n_held_out: int = 200, n_samples: int = 1000, levels: np.ndarray = DEFAULT_LEVELS
+) -> dict:
+    """The calibration of a finished run folder's posterior, held-out simulations on one local worker."""
+    workspace = reopen(folder, workers=1)
+    posterior = final_posterior(workspace)
+    return calibrate(workspace, posterior, dispatcher_for(workspace, None), n_held_out, n_samples, levels)
 
 
 def gaussian_case(width: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,7 +124,7 @@ def test_calibrated_deviation_yardstick_shrinks_with_more_pairs() -> None:
 
 
 def test_calibrate_writes_its_report_and_figures(npe_run: Path) -> None:
-    report = calibrate(npe_run, n_held_out=60, n_samples=200, workers=1)
+    report = calibrate_folder(npe_run, n_held_out=60, n_samples=200)
     out = npe_run / "calibration"
     for name in ("calibration.json", "held_out.npz", "sbc_ranks.png", "coverage.png"):
         assert (out / name).stat().st_size > 0, name
@@ -134,27 +147,24 @@ def test_calibrate_writes_its_report_and_figures(npe_run: Path) -> None:
 
 
 def test_a_rerun_reuses_the_held_out_simulations(npe_run: Path) -> None:
-    first = calibrate(npe_run, n_held_out=40, n_samples=100, workers=1)
+    first = calibrate_folder(npe_run, n_held_out=40, n_samples=100)
     held_out = npe_run / "calibration" / "held_out.npz"
     stamp = held_out.stat().st_mtime_ns
-    second = calibrate(npe_run, n_held_out=40, n_samples=100, workers=1)
+    second = calibrate_folder(npe_run, n_held_out=40, n_samples=100)
     assert held_out.stat().st_mtime_ns == stamp and second["held_out_reused"]
     same = {k: v for k, v in second.items() if k not in ("held_out_reused", "wall_time_s")}
     assert same == {k: v for k, v in first.items() if k not in ("held_out_reused", "wall_time_s")}
-    other = calibrate(npe_run, n_held_out=30, n_samples=100, workers=1)  # another set: simulated anew
+    other = calibrate_folder(npe_run, n_held_out=30, n_samples=100)  # another set: simulated anew
     assert not other["held_out_reused"] and held_out.stat().st_mtime_ns != stamp
     with np.load(held_out) as data:
         assert len(data["theta"]) == 30
 
 
 def test_box_sampling_stays_in_the_box_and_its_density_integrates_to_one(npe_run: Path) -> None:
-    from sbi_neuro.path_study import final_posterior, reopen
-    from sbi_neuro.runs import observed_features
-
     run = reopen(npe_run, 1)
     posterior = final_posterior(run)
     prior = posterior.prior
-    x_o = observed_features(run)
+    x_o = run.x_o
     box = draw_in_box(posterior, x_o, 500, seed=3, max_draws=50_000)
     assert box.z is not None and box.z.shape == (500, prior.dim)
     low, high = prior.z_bounds
@@ -173,9 +183,14 @@ def test_box_sampling_stays_in_the_box_and_its_density_integrates_to_one(npe_run
 def test_a_truncated_posterior_and_bad_input_are_refused(npe_run: Path, tmp_path: Path) -> None:
     config = json.loads((npe_run / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "method": "tsnpe"}))
+    truncated = reopen(tmp_path, workers=1)
+    posterior = final_posterior(reopen(npe_run, workers=1))
     with pytest.raises(ValueError, match=r"'tsnpe'.*not amortised"):
-        calibrate(tmp_path, workers=1)
+        calibrate(truncated, posterior, dispatcher_for(truncated, None))
+    shutil.copytree(npe_run / "posterior", tmp_path / "posterior")
+    skipped = check(tmp_path, predictive=0, calibration=20, workers=1)  # the check says why it skips
+    assert skipped.calibration is None and "not amortised" in skipped.notes[0]
     with pytest.raises(ValueError, match="not a run folder"):
-        calibrate(tmp_path / "nothing", workers=1)
+        calibrate_folder(tmp_path / "nothing")
     with pytest.raises(ValueError, match="levels"):
-        calibrate(npe_run, levels=np.array([0.5, 1.0]), workers=1)
+        calibrate_folder(npe_run, levels=np.array([0.5, 1.0]))

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbi_neuro.api import run
-from sbi_neuro.compare import best_so_far, convergence_score, evaluations_to_reach, parse_seeds
-from sbi_neuro.index import ResultsIndex
-from sbi_neuro.inference import NPESettings
-from sbi_neuro.runs import RunConfig
+from sbi_neuro.api.execute import execute
+from sbi_neuro.cli import _parse_seeds as parse_seeds
+from sbi_neuro.core.convergence import best_so_far, convergence_score, evaluations_to_reach
+from sbi_neuro.inference.settings import NPESettings
+from sbi_neuro.methods.config import RunConfig, check_bayesian_budget
+from sbi_neuro.results.index import ResultsIndex
 from tests.conftest import run_cli
 
 QUICK_NPE = NPESettings(stop_after_epochs=5, max_num_epochs=30)  # the pipeline, not the posterior, is tested
@@ -41,13 +42,13 @@ def test_convergence_metrics_follow_the_neuroptimus_definitions() -> None:
 
 def test_tsnpe_spends_its_budget_over_rounds_and_resumes(tmp_path: Path) -> None:
     config = small("tsnpe", 430, rounds=2, fit_candidates=10)
-    first = run(config, tmp_path / "ts")
+    first = execute(config, tmp_path / "ts").summary
     assert first["simulations"] == 430 and first["training_simulations"] == 420
     assert [r["simulations"] for r in first["rounds"]] == [210, 210]
     assert all(0 < r["acceptance"] <= 1 for r in first["rounds"])
     for r in range(2):
         assert (tmp_path / "ts" / f"posterior_round{r}" / "spec.json").is_file()
-    again = run(config, tmp_path / "ts")  # everything on disk: nothing re-simulated or retrained
+    again = execute(config, tmp_path / "ts").summary  # everything on disk: nothing re-simulated or retrained
     assert again["best_error"] == first["best_error"] and again["rounds"] == first["rounds"]
     with open(tmp_path / "ts" / "evaluations.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 430
@@ -57,17 +58,17 @@ def test_tsnpe_first_round_takes_its_share_and_the_rest_is_split() -> None:
     assert small("tsnpe", 1010, rounds=3, fit_candidates=10, first_round=600).round_sizes == [600, 200, 200]
     assert small("tsnpe", 910, rounds=3, fit_candidates=10).round_sizes == [300, 300, 300]
     with pytest.raises(ValueError, match="later rounds"):
-        small("tsnpe", 1010, rounds=3, fit_candidates=10, first_round=900)
+        check_bayesian_budget(small("tsnpe", 1010, rounds=3, fit_candidates=10, first_round=900))
 
 
 def test_posterior_seeded_cmaes_is_charged_to_the_same_budget(tmp_path: Path) -> None:
     config = small("npe_cmaes", 400, npe_fraction=0.5)
-    summary = run(config, tmp_path / "hy")
+    summary = execute(config, tmp_path / "hy").summary
     assert summary["training_simulations"] == 200 and summary["simulations"] == 400
     assert summary["hybrid_settings"] == {"npe_fraction": 0.5, "cma_population": 7}
     # the search (MAP first, then CMA-ES) improves on the MAP it started from
     assert summary["best_error"] <= summary["map_error"]
-    assert run(config, tmp_path / "hy")["best_error"] == summary["best_error"]
+    assert execute(config, tmp_path / "hy").summary["best_error"] == summary["best_error"]
 
 
 def test_compare_command_writes_tables_figures_ranking_and_index(tmp_path: Path) -> None:

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbi_neuro.data import DataError, load_two_column_trace, resolve_data_dir
+from simulators.errors import DataError
 from tests.conftest import run_cli
+from usecases.data import load_two_column_trace, resolve_data_dir
 
 
 def write(path: Path, text: str) -> Path:

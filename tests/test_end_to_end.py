@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbi_neuro.bank import SimulationBank
-from sbi_neuro.runner import batch_seed
+from sbi_neuro.core.seeds import batch_seed
+from sbi_neuro.execution.bank import SimulationBank
 from tests.conftest import ROOT, run_cli
 
 TRUTH = {"gnabar_hh": 0.12, "gkbar_hh": 0.036, "gl_hh": 0.0003}

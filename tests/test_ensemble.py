@@ -14,17 +14,16 @@ import pytest
 import torch
 
 from priors import Parameter, Prior
-from sbi_neuro.inference import (
+from sbi_neuro.inference.ensemble import (
     DIVERGENCE_MARGIN_NATS,
     EnsembleDivergenceWarning,
     Member,
-    NPESettings,
-    TrainedPosterior,
     assemble_ensemble,
     select_members,
-    train_member,
-    train_npe,
 )
+from sbi_neuro.inference.npe import train_member, train_npe
+from sbi_neuro.inference.posterior import TrainedPosterior
+from sbi_neuro.inference.settings import NPESettings
 
 PRIOR = Prior([Parameter("a", "", 0.0, 1.0), Parameter("b", "nS", 1e-2, 1.0, "log")])
 QUICK = NPESettings(stop_after_epochs=5, max_num_epochs=40, training_batch_size=50)

@@ -22,10 +22,10 @@ import psutil
 import pytest
 from distributed import Client, LocalCluster, get_task_stream
 
-from sbi_neuro.api import run
+from sbi_neuro.api.execute import execute
 from sbi_neuro.cli import main
-from sbi_neuro.executors import ExecutorConfig
-from sbi_neuro.runs import RunConfig
+from sbi_neuro.execution.executors import ExecutorConfig
+from sbi_neuro.methods.config import RunConfig
 
 N, BATCH = 1000, 25  # 40 tasks of 25 simulations: many small tasks, so a kill lands mid-run
 BATCHES = N // BATCH
@@ -67,7 +67,7 @@ def evaluation_tasks(stream: Any) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("local") / "run"
-    run(prior_bank(workers=1), folder)
+    execute(prior_bank(workers=1), folder)
     return folder
 
 
@@ -102,7 +102,7 @@ def test_a_dask_local_cluster_gives_the_local_bank_and_closes(local_run: Path, t
     watcher = threading.Thread(target=watch_children)
     watcher.start()
     try:
-        summary = run(prior_bank(workers=2, executor="dask"), tmp_path / "run")
+        summary = execute(prior_bank(workers=2, executor="dask"), tmp_path / "run").summary
     finally:
         running.clear()
         watcher.join()
@@ -113,7 +113,7 @@ def test_a_dask_local_cluster_gives_the_local_bank_and_closes(local_run: Path, t
 
 
 def test_joblib_processes_give_the_local_bank(local_run: Path, tmp_path: Path) -> None:
-    summary = run(prior_bank(workers=2, executor="joblib"), tmp_path / "run")
+    summary = execute(prior_bank(workers=2, executor="joblib"), tmp_path / "run").summary
     assert summary["new_simulations"] == N and summary["executor"] == "joblib"
     assert bank_contents(tmp_path / "run") == bank_contents(local_run)
 
@@ -171,7 +171,9 @@ def test_a_worker_killed_mid_run_costs_no_simulation_and_repeats_none(
     lost_before = suspicious()
     killer = threading.Thread(target=kill_after_the_first_batch)
     killer.start()
-    summary = run(prior_bank(executor="dask", scheduler=cluster.scheduler_address), tmp_path / "run")
+    summary = execute(
+        prior_bank(executor="dask", scheduler=cluster.scheduler_address), tmp_path / "run"
+    ).summary
     killer.join()
 
     assert 1 <= killed.get("batches_written", 0) < BATCHES  # the kill came mid-run

@@ -21,16 +21,17 @@ import psutil
 import pytest
 from distributed import Client, LocalCluster
 
-from sbi_neuro.api import run
+from sbi_neuro.api.execute import execute
 from sbi_neuro.cli import main
-from sbi_neuro.evaluation import EvalBatch, Evaluator
-from sbi_neuro.executors import ExecutorConfig, LocalExecutor, Task, open_executor
-from sbi_neuro.runner import Runner, batch_seed
-from sbi_neuro.runs import RunConfig
+from sbi_neuro.core.evaluation import EvalBatch, Evaluator, Task
+from sbi_neuro.core.seeds import batch_seed
+from sbi_neuro.execution.dispatcher import Dispatcher
+from sbi_neuro.execution.executors import ExecutorConfig, LocalExecutor, open_executor
+from sbi_neuro.methods.config import RunConfig
+from sbi_neuro.registry import get_usecase
 from simulators import STATUS_CRASHED, STATUS_OK, STATUS_TIMEOUT
 from tests.conftest import ROOT, run_cli
 from tests.faulty import ABORT, HANG, PAIR, SEGFAULT, FaultySimulator
-from usecases import get_usecase
 
 LIMIT_S = 2.0  # per simulation: a task of n simulations may take (n + 1) · 2 s
 
@@ -76,10 +77,10 @@ def test_hung_and_crashing_simulations_fail_alone_and_the_others_are_exact(tmp_p
     culprits = {(0, 2): SEGFAULT, (1, 1): HANG, (2, 0): ABORT, (2, 5): SEGFAULT}
     tasks = tasks_with(theta, [6, 3, 6, 6], culprits)
     executor = LocalExecutor(workers=2, sim_timeout_s=LIMIT_S)
-    runner = Runner(faulty, progress=False, executor=executor, fault_log=tmp_path / "faults.json")
+    runner = Dispatcher(faulty, progress=False, executor=executor, fault_log=tmp_path / "faults.json")
 
     start = time.monotonic()
-    results = dict(runner.run(tasks, desc="faults"))
+    results = dict(runner.dispatch(tasks, desc="faults"))
     wall = time.monotonic() - start
 
     assert sorted(results) == [0, 1, 2, 3] and runner.simulations == 21  # each parameter set charged once
@@ -111,7 +112,7 @@ def test_hung_and_crashing_simulations_fail_alone_and_the_others_are_exact(tmp_p
     pool = executor._pool
     assert pool is not None and len(pool.pids) == 2
     assert all(psutil.pid_exists(pid) for pid in pool.pids)
-    again = dict(runner.run([Task(9, theta[:5], 11)]))
+    again = dict(runner.dispatch([Task(9, theta[:5], 11)]))
     assert_rows_equal(again[9], clean(theta[:5], 11), list(range(5)))
     executor.close()
     assert executor._pool is None
@@ -164,8 +165,8 @@ def test_on_dask_a_task_that_keeps_killing_its_worker_fails_only_its_culprit() -
         ) as cluster,
         open_executor(ExecutorConfig("dask", cluster.scheduler_address)) as executor,
     ):
-        runner = Runner(faulty, progress=False, executor=executor)
-        results = dict(runner.run(tasks, desc="dask"))
+        runner = Dispatcher(faulty, progress=False, executor=executor)
+        results = dict(runner.dispatch(tasks, desc="dask"))
     assert runner.simulations == 8
     assert results[0].status.tolist() == [STATUS_OK, STATUS_CRASHED, STATUS_OK, STATUS_OK]
     assert "KilledWorker" in results[0].faults[1] or "died" in results[0].faults[1]
@@ -211,7 +212,7 @@ def test_a_killed_run_continues_with_every_batch_once_and_no_half_written_file(t
         usecase="hh", method="prior", budget=500, backend="batched", target="simulated", seed=5,
         batch_size=10, progress=False,
     )  # fmt: skip
-    run(config, whole)
+    execute(config, whole)
     for i in range(50):
         name = f"batch_{i:06d}.npz"
         with np.load(bank / name) as got, np.load(whole / "bank" / name) as ref:
@@ -233,16 +234,16 @@ def test_a_bad_time_limit_is_refused_before_anything_runs(
 NPE_SCRIPT = """
 import sys
 from pathlib import Path
-from sbi_neuro.api import run
-from sbi_neuro.inference import NPESettings
-from sbi_neuro.runs import RunConfig
+from sbi_neuro.api.execute import execute
+from sbi_neuro.inference.settings import NPESettings
+from sbi_neuro.methods.config import RunConfig
 config = RunConfig(
     usecase="hh", method="npe", budget=300, backend="batched", target="simulated", seed=4, workers=1,
     progress=False, posterior_samples=1000,
     npe=NPESettings(stop_after_epochs=5, max_num_epochs=20, ensemble_size=1),
 )
 if __name__ == "__main__":
-    run(config, Path(sys.argv[1]))
+    execute(config, Path(sys.argv[1]))
 """
 
 
@@ -290,9 +291,9 @@ def test_on_dask_a_hung_simulation_is_cut_and_its_worker_restarted() -> None:
         ) as cluster,
         open_executor(ExecutorConfig("dask", cluster.scheduler_address, sim_timeout_s=limit_s)) as executor,
     ):
-        runner = Runner(faulty, progress=False, executor=executor)
+        runner = Dispatcher(faulty, progress=False, executor=executor)
         start = time.monotonic()
-        results = dict(runner.run(tasks, desc="dask"))
+        results = dict(runner.dispatch(tasks, desc="dask"))
         wall = time.monotonic() - start
         with Client(cluster.scheduler_address) as client:
             client.wait_for_workers(2, timeout=60)  # the hung worker was restarted, not lost

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from sbi_neuro.index import ENV_VAR, ResultsIndex, add_runs_parser
+from sbi_neuro.cli.runs_command import add_runs_parser
+from sbi_neuro.results.index import ENV_VAR, ResultsIndex
 
 RUN_FILES = ("config.json", "summary.json", "metadata.json")
 # Fields that an export + import carries over unchanged.
@@ -35,8 +36,8 @@ CARRIED = (
 @pytest.fixture(scope="module")
 def run_folders(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Two finished UC1 CMA-ES runs (seeds 1 and 2) made by the real pipeline."""
-    from sbi_neuro.api import run
-    from sbi_neuro.runs import RunConfig
+    from sbi_neuro.api.execute import execute
+    from sbi_neuro.methods.config import RunConfig
 
     root = tmp_path_factory.mktemp("runs")
     folders = []
@@ -52,7 +53,7 @@ def run_folders(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
             progress=False,
         )
         folder = root / f"cmaes_seed{seed}"
-        run(cfg, folder)
+        execute(cfg, folder)
         folders.append(folder)
     return folders
 

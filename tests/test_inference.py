@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 
 from priors import Parameter, Prior
-from sbi_neuro.inference import NPESettings, TrainedPosterior, train_npe
+from sbi_neuro.inference.npe import train_npe
+from sbi_neuro.inference.posterior import TrainedPosterior
+from sbi_neuro.inference.settings import NPESettings
 
 
 def linear_gaussian(n: int, rng: np.random.Generator, prior: Prior) -> tuple[np.ndarray, np.ndarray]:

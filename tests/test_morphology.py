@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from sbi_neuro.data import DataError
+from simulators.errors import DataError
 from simulators.morphology import instantiate, load_geometry_json, set_nseg_d_lambda, total_area_um2
 
 

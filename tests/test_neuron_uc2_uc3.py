@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sbi_neuro.data import DataError, load_two_column_trace
 from simulators.base import STATUS_FAILED, STATUS_OK
+from simulators.errors import DataError
 from simulators.neuron_models import current_model, release_models
 from simulators.neuron_passive import PassiveMorphologyNeuron
 from simulators.neuron_vclamp import VClampSynapseNeuron
+from usecases.ca1_passive import uc3_simulator
+from usecases.data import load_two_column_trace
 
 UC2 = "neuroptimus/uc2_vclamp"
 UC3 = "neuroptimus/uc3_ca1_passive"
@@ -22,11 +23,7 @@ UC3_REFERENCE = [1.0, 100.0, 5e-5]  # cm µF/cm², Ra Ω·cm, g_pas S/cm²
 UC3_FITTED = [7.7398, 142.069, 3.8583e-4]  # best of a short Nelder–Mead search, file nseg
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _release_models() -> Iterator[None]:
-    """Leave no cell of this module alive for the next tests (psolve would advance it)."""
-    yield
-    release_models()
+pytestmark = pytest.mark.usefixtures("release_neuron_models")
 
 
 def nmse(target: np.ndarray, model: np.ndarray) -> float:
@@ -197,7 +194,7 @@ def test_missing_or_malformed_files_in_the_uc3_simulator(data_dir: Path, tmp_pat
 
 def test_uc3_response_to_the_stimulus(data_dir: Path) -> None:
     target = load_two_column_trace(data_dir / UC3 / "target_voltage.dat")
-    sim = PassiveMorphologyNeuron.from_data_dir(data_dir)
+    sim = uc3_simulator(PassiveMorphologyNeuron, data_dir)
     assert sim.t.size == target.t.size == 30_000
     np.testing.assert_allclose(sim.t, target.t, rtol=0, atol=1e-6)  # 0, 0.05, …, 1499.95 ms
     result = sim(np.array([UC3_REFERENCE, UC3_FITTED]))
@@ -216,7 +213,7 @@ def test_uc3_response_to_the_stimulus(data_dir: Path) -> None:
 
 def test_uc3_d_lambda_is_applied_per_parameter_set(data_dir: Path) -> None:
 
-    sim = PassiveMorphologyNeuron.from_data_dir(data_dir, discretisation="d_lambda")
+    sim = uc3_simulator(PassiveMorphologyNeuron, data_dir, discretisation="d_lambda")
     other = [2.0, 200.0, 1e-4]
     first = sim(np.array([UC3_REFERENCE]))
     n_reference = current_model().n_segments
@@ -224,18 +221,18 @@ def test_uc3_d_lambda_is_applied_per_parameter_set(data_dir: Path) -> None:
     assert n_reference == 584  # d_lambda 0.1 at 100 Hz for Ra 100, cm 1 (144 with the file's nseg)
     np.testing.assert_array_equal(result.status, STATUS_OK)
     np.testing.assert_array_equal(result.traces[1], first.traces[0])
-    file_v = PassiveMorphologyNeuron.from_data_dir(data_dir)(np.array([UC3_REFERENCE])).traces[0, 0]
+    file_v = uc3_simulator(PassiveMorphologyNeuron, data_dir)(np.array([UC3_REFERENCE])).traces[0, 0]
     assert 0.01 < np.max(np.abs(file_v - first.traces[0, 0])) < 2.0  # mV: close, not equal
 
 
 def test_uc3_swc_morphology_is_close_to_the_json(data_dir: Path) -> None:
-    json_v = PassiveMorphologyNeuron.from_data_dir(data_dir)(np.array([UC3_FITTED])).traces[0, 0]
-    swc_v = PassiveMorphologyNeuron.from_data_dir(data_dir, swc=True)(np.array([UC3_FITTED])).traces[0, 0]
+    json_v = uc3_simulator(PassiveMorphologyNeuron, data_dir)(np.array([UC3_FITTED])).traces[0, 0]
+    swc_v = uc3_simulator(PassiveMorphologyNeuron, data_dir, swc=True)(np.array([UC3_FITTED])).traces[0, 0]
     assert np.max(np.abs(swc_v - json_v)) < 0.05 * np.max(json_v)
 
 
 def test_uc3_bad_rows_fail_and_the_batch_goes_on(data_dir: Path) -> None:
-    sim = PassiveMorphologyNeuron.from_data_dir(data_dir)
+    sim = uc3_simulator(PassiveMorphologyNeuron, data_dir)
     theta = np.array([[np.nan, 100.0, 5e-5], UC3_REFERENCE, [0.0, 100.0, 5e-5], [1.0, 100.0, -1e-5]])
     result = sim(theta)
     np.testing.assert_array_equal(result.status, [STATUS_FAILED, STATUS_OK, STATUS_FAILED, STATUS_FAILED])
@@ -244,7 +241,7 @@ def test_uc3_bad_rows_fail_and_the_batch_goes_on(data_dir: Path) -> None:
 
 
 def test_uc3_configuration_is_small_picklable_and_validated(data_dir: Path) -> None:
-    sim = PassiveMorphologyNeuron.from_data_dir(data_dir, discretisation="d_lambda")
+    sim = uc3_simulator(PassiveMorphologyNeuron, data_dir, discretisation="d_lambda")
     blob = pickle.dumps(sim)
     assert len(blob) < 1_000 and pickle.loads(blob) == sim
     paths = (sim.morphology_path, sim.stimulus_path)
@@ -264,7 +261,7 @@ def test_uc3_configuration_is_small_picklable_and_validated(data_dir: Path) -> N
 def test_a_new_neuron_model_releases_the_previous_one(data_dir: Path) -> None:
     from neuron import h
 
-    PassiveMorphologyNeuron.from_data_dir(data_dir)(np.array([UC3_REFERENCE]))
+    uc3_simulator(PassiveMorphologyNeuron, data_dir)(np.array([UC3_REFERENCE]))
     assert sum(1 for _ in h.allsec()) >= 144
     VClampSynapseNeuron()(np.array([UC2_TRUTH]))
     assert sum(1 for _ in h.allsec()) == 1  # only the UC2 soma is left

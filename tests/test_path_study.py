@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbi_neuro.path_study import run_path_study
+from sbi_neuro.api.check import study_paths
 
 
 def test_path_study_writes_its_report_and_figures(npe_run: Path) -> None:
-    report = run_path_study(npe_run, tolerance=5.0, n_check=40, workers=1)
+    report = study_paths(npe_run, tolerance=5.0, samples=40, workers=1)
     out = npe_run / "path"
     files = ("path.json", "posterior_predictive.csv", "high_probability_path.csv")
     figures = ("parameters_along_path.png", "posterior_along_paths.png", "traces_along_paths.png")
@@ -37,9 +37,9 @@ def test_endpoints_can_be_given_and_bad_input_is_explained(npe_run: Path, tmp_pa
     ends = tmp_path / "ends.csv"
     rows = [list(summary["best_fit"].values()), list(summary["posterior_mean"].values())]
     ends.write_text(",".join(names) + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
-    report = run_path_study(npe_run, tolerance=5.0, n_check=20, workers=1, endpoints=str(ends))
+    report = study_paths(npe_run, tolerance=5.0, samples=20, workers=1, endpoints=str(ends))
     np.testing.assert_allclose(list(report["endpoints"]["a"].values()), rows[0])
     with pytest.raises(ValueError, match="raise --tolerance"):
-        run_path_study(npe_run, tolerance=1e-9, n_check=20, workers=1)
+        study_paths(npe_run, tolerance=1e-9, samples=20, workers=1)
     with pytest.raises(ValueError, match="not a run folder"):
-        run_path_study(tmp_path, workers=1)
+        study_paths(tmp_path, workers=1)

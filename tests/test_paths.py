@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from priors import Parameter, Prior
-from sbi_neuro.inference import NPESettings, train_npe
-from sbi_neuro.paths import (
+from sbi_neuro.analysis.connecting_paths import (
     PathDensity,
     curve,
     farthest_pair,
@@ -17,6 +16,8 @@ from sbi_neuro.paths import (
     straight_path,
     within_tolerance,
 )
+from sbi_neuro.inference.npe import train_npe
+from sbi_neuro.inference.settings import NPESettings
 
 PRIOR = Prior([Parameter("a", "1", 0.0, 1.0, "linear", ""), Parameter("b", "1", 0.0, 1.0, "linear", "")])
 CENTRE, RADIUS = np.array([0.5, 0.5]), 0.3

@@ -18,17 +18,21 @@ import pytest
 import sbi
 
 from priors import Parameter, Prior
-from sbi_neuro.inference import NPESettings, TrainedPosterior, train_npe
-from sbi_neuro.posterior_analysis import (
+from sbi_neuro.analysis.structure import (
     GRID_EVALUATIONS,
     MAX_RESOLUTION,
-    analyse_folder,
+    analyse_posterior,
     conditional_correlations,
     constraint_ranking,
     grid_resolution,
     marginal_correlations,
     sample_box,
+    saved_samples,
 )
+from sbi_neuro.inference.npe import train_npe
+from sbi_neuro.inference.posterior import TrainedPosterior
+from sbi_neuro.inference.settings import NPESettings
+from sbi_neuro.results.folder import final_posterior, reopen
 
 RIDGE = Prior(
     [
@@ -39,6 +43,13 @@ RIDGE = Prior(
 )
 RIDGE_X_O = np.array([0.3])
 Ridge = tuple[TrainedPosterior, np.ndarray]
+
+
+def analyse_folder(folder: Path) -> dict:
+    """The posterior analysis of a finished run folder, on its saved posterior samples."""
+    workspace = reopen(folder)
+    posterior = final_posterior(workspace)
+    return analyse_posterior(workspace, posterior, saved_samples(workspace, posterior, 1000))
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbi_neuro.path_study import feature_scale, reopen
-from sbi_neuro.predictive import (
-    PREDICTIVE_SEED_OFFSET,
+from sbi_neuro.analysis.predictive import (
     PredictiveCheck,
-    predictive_folder,
+    feature_scale,
+    posterior_predictive,
     target_percentile,
 )
-from sbi_neuro.runner import batch_seed
-from sbi_neuro.runs import observed_features
+from sbi_neuro.api.execute import dispatcher_for
+from sbi_neuro.core.seeds import PREDICTIVE_OFFSET, batch_seed
+from sbi_neuro.results.folder import final_posterior, reopen
 
 N = 30
+
+
+def predictive_folder(folder: Path, n: int = 100, tolerance: float = 0.1, workers: int = 1) -> dict:
+    """The predictive check of a finished run folder, on ``workers`` local processes."""
+    workspace = reopen(folder, workers=workers)
+    dispatcher = dispatcher_for(workspace, None)
+    return posterior_predictive(workspace, final_posterior(workspace), dispatcher, n, tolerance)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +39,7 @@ def test_report_figures_and_samples_are_written(npe_run: Path, report: dict) -> 
         assert (out / name).stat().st_size > 0, name
     assert json.loads((out / "predictive.json").read_text()) == report
     assert report["samples"] == N and report["new_simulations"] == N and report["tolerance_sd"] == 0.5
-    assert report["seed"] == 2 + PREDICTIVE_SEED_OFFSET
+    assert report["seed"] == 2 + PREDICTIVE_OFFSET
     for key in ("valid_fraction", "within_tolerance_fraction"):
         assert 0 <= report[key] <= 1
     assert report["within_tolerance_fraction"] <= report["valid_fraction"]  # NaN never fits
@@ -42,7 +49,7 @@ def test_fractions_and_per_feature_numbers_follow_from_saved_features(npe_run: P
     saved = np.load(npe_run / "predictive" / "predictive.npz")
     theta, x = saved["theta"], saved["x"]
     run_ = reopen(npe_run, workers=1)
-    x_o, scale = observed_features(run_), feature_scale(run_)
+    x_o, scale = run_.x_o, feature_scale(run_)
     assert theta.shape == (N, 3) and x.shape == (N, len(x_o))
     fits = np.abs(x - x_o) <= 0.5 * scale
     assert report["within_tolerance_fraction"] == pytest.approx(np.mean(np.all(fits, axis=1)))

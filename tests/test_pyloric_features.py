@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.signal import savgol_filter
 
-from sbi_neuro.data import DataError
+from simulators.errors import DataError
 from summaries.pyloric import OBSERVED_FILE, PyloricFeatures, load_observed
 
 DT = 0.1  # ms

@@ -21,15 +21,15 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from sbi_neuro.api import run  # noqa: E402
+from sbi_neuro.api.execute import execute  # noqa: E402
 from sbi_neuro.cli import main  # noqa: E402
-from sbi_neuro.ray_executor import RayExecutor  # noqa: E402
-from sbi_neuro.runner import Runner  # noqa: E402
+from sbi_neuro.execution.dispatcher import Dispatcher  # noqa: E402
+from sbi_neuro.execution.ray_executor import RayExecutor  # noqa: E402
+from sbi_neuro.registry import get_usecase  # noqa: E402
 from simulators import STATUS_CRASHED, STATUS_OK, STATUS_TIMEOUT  # noqa: E402
 from tests.faulty import HANG, SEGFAULT  # noqa: E402
 from tests.test_executors import BATCHES, N, bank_contents, prior_bank  # noqa: E402
 from tests.test_faults import assert_rows_equal, evaluators, failed_by_the_simulator, tasks_with  # noqa: E402
-from usecases import get_usecase  # noqa: E402
 
 # Per simulation on Ray. A job's clock starts at dispatch, so the one limit more that a job gets also
 # covers a fresh worker's start (importing sbi_neuro: seconds on a loaded machine) after a crash.
@@ -55,7 +55,7 @@ def children(task: str = "") -> dict[int, str]:
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("local") / "run"
-    run(prior_bank(workers=1), folder)
+    execute(prior_bank(workers=1), folder)
     return folder
 
 
@@ -72,7 +72,7 @@ def ray_instance() -> Iterator[None]:
 def test_ray_on_this_machine_gives_the_local_bank_and_shuts_down(local_run: Path, tmp_path: Path) -> None:
     assert not ray.is_initialized()
     before = set(children())
-    summary = run(prior_bank(workers=2, executor="ray"), tmp_path / "run")
+    summary = execute(prior_bank(workers=2, executor="ray"), tmp_path / "run").summary
     assert summary["new_simulations"] == N and summary["executor"] == "ray"
     assert bank_contents(tmp_path / "run") == bank_contents(local_run)
     assert not ray.is_initialized()  # the Ray it started is stopped...
@@ -116,7 +116,7 @@ def test_a_ray_worker_killed_mid_run_costs_no_simulation_and_repeats_none(
 
     killer = threading.Thread(target=kill_a_busy_worker_after_the_first_batch)
     killer.start()
-    summary = run(prior_bank(executor="ray"), tmp_path / "run")
+    summary = execute(prior_bank(executor="ray"), tmp_path / "run").summary
     killer.join()
 
     assert 1 <= killed.get("batches_written", 0) < BATCHES  # a worker died mid-task, mid-run
@@ -130,8 +130,8 @@ def test_on_ray_hung_and_crashing_simulations_fail_alone(ray_instance: None) -> 
     clean, faulty = evaluators("hh", "simulated")
     theta = get_usecase("hh", backend="batched").prior.sample(9, np.random.default_rng(4))
     tasks = tasks_with(theta, [4, 1, 4], {(0, 1): SEGFAULT, (1, 0): HANG})
-    runner = Runner(faulty, progress=False, executor=RayExecutor(sim_timeout_s=LIMIT_S))
-    results = dict(runner.run(tasks, desc="ray"))
+    runner = Dispatcher(faulty, progress=False, executor=RayExecutor(sim_timeout_s=LIMIT_S))
+    results = dict(runner.dispatch(tasks, desc="ray"))
 
     assert sorted(results) == [0, 1, 2] and runner.simulations == 9
     assert results[0].status.tolist() == [STATUS_OK, STATUS_CRASHED, STATUS_OK, STATUS_OK]

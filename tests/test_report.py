@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from sbi_neuro.api import run
-from sbi_neuro.inference import NPESettings
-from sbi_neuro.report import SECTIONS, render_report, write_report
-from sbi_neuro.runs import RunConfig
+from sbi_neuro.api.execute import execute
+from sbi_neuro.inference.settings import NPESettings
+from sbi_neuro.methods.config import RunConfig
+from sbi_neuro.results.report import SECTIONS, render_report, write_report
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -50,8 +50,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     npe = RunConfig(method="npe", budget=700, seed=2, npe=QUICK_NPE, posterior_samples=1000, **common)
     cmaes = RunConfig(method="cmaes", budget=200, seed=1, population_size=20, **common)
-    run(npe, root / "npe", index)
-    run(cmaes, root / "cmaes", index)
+    execute(npe, root / "npe", index)
+    execute(cmaes, root / "cmaes", index)
     return {"npe": root / "npe", "cmaes": root / "cmaes", "index": index}
 
 
@@ -179,7 +179,7 @@ def test_every_section_shows_its_files(runs: dict[str, Path], browser: Any, tmp_
     warning = "member 3 diverged <b>&</b>"
     summary["training"]["ensemble"] = {"members": members, "kept": 2, "warning": warning}
     (folder / "summary.json").write_text(json.dumps(summary))
-    # The fields of sbi_neuro.calibration's report; coverage deviates more than a calibrated posterior's.
+    # The fields of the calibration report; coverage deviates more than a calibrated posterior's.
     calibration = {
         "n_held_out": 200,
         "n_valid": 187,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from priors import Parameter, Prior
-from sbi_neuro.restriction import learn_valid_region
+from sbi_neuro.inference.restriction import learn_valid_region
 
 PRIOR = Prior([Parameter("a", "1", 0.0, 1.0, "linear", ""), Parameter("b", "1", 1e-3, 1.0, "log", "")])
 

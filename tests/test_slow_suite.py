@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sbi_neuro import RunConfig, run
+from sbi_neuro import RunConfig
+from sbi_neuro.api.execute import execute
 
 pytestmark = pytest.mark.slow
 
@@ -18,12 +19,12 @@ def fit(name: str, budget: int, tmp_path: Path, popsize: int = 100, **options: s
         usecase=name, method="cmaes", budget=budget, population_size=popsize, workers=2, options=options,
         progress=False,
     )  # fmt: skip
-    return run(config, tmp_path / f"{name}-cmaes")
+    return execute(config, tmp_path / f"{name}-cmaes").summary
 
 
 def infer(name: str, budget: int, tmp_path: Path, **options: str) -> dict:
     config = RunConfig(usecase=name, method="npe", budget=budget, workers=2, options=options, progress=False)
-    return run(config, tmp_path / f"{name}-npe")
+    return execute(config, tmp_path / f"{name}-npe").summary
 
 
 def test_vclamp_cmaes_reaches_round_off(tmp_path: Path) -> None:

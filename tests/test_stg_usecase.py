@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbi_neuro.data import DataError
-from sbi_neuro.evaluation import Evaluator
+from sbi_neuro.core.evaluation import Evaluator
+from sbi_neuro.registry import get_usecase
+from simulators.errors import DataError
 from simulators.stg_pyloric import PARAMETER_NAMES, PRINZ2004_NETWORK
 from summaries.costs import FAILED_ERROR
 from summaries.pyloric_cost import PyloricCost
-from usecases import get_usecase, stg
+from usecases import stg
 
 
 def test_prior_is_the_published_one() -> None:

@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbi_neuro import RunConfig, run
-from sbi_neuro.data import DataError
+from sbi_neuro import RunConfig
+from sbi_neuro.api.execute import execute
+from sbi_neuro.registry import get_usecase, usecase_names
+from simulators.errors import DataError
 from tests.conftest import run_cli
-from usecases import BUILDERS, get_usecase
 
 DATA_USECASES = ["hh", "vclamp", "ca1_passive", "adex", "ca1_detailed"]
 
@@ -26,10 +27,10 @@ DATA_USECASES = ["hh", "vclamp", "ca1_passive", "adex", "ca1_detailed"]
 def test_infer_and_fit_end_to_end(
     tmp_path: Path, name: str, npe_budget: int, fit_budget: int, popsize: int
 ) -> None:
-    npe = run(
+    npe = execute(
         RunConfig(usecase=name, method="npe", budget=npe_budget, workers=2, progress=False), tmp_path / "n"
-    )
-    cma = run(
+    ).summary
+    cma = execute(
         RunConfig(
             usecase=name,
             method="cmaes",
@@ -39,7 +40,7 @@ def test_infer_and_fit_end_to_end(
             progress=False,
         ),
         tmp_path / "c",
-    )
+    ).summary
     for summary, folder, budget in ((npe, "n", npe_budget), (cma, "c", fit_budget)):
         assert summary["simulations"] == budget
         assert np.isfinite(summary["best_error"]) and summary["best_error"] < 100
@@ -51,12 +52,12 @@ def test_infer_and_fit_end_to_end(
 
 def test_detailed_ca1_fit_runs_at_a_tiny_budget(tmp_path: Path) -> None:
     """UC6 costs about 8 s per evaluation: the fast tier checks the pipeline with 4 of them."""
-    summary = run(
+    summary = execute(
         RunConfig(
             usecase="ca1_detailed", method="cmaes", budget=4, population_size=2, workers=2, progress=False
         ),
         tmp_path,
-    )
+    ).summary
     meta = json.loads((tmp_path / "metadata.json").read_text())
     assert len(meta["error_function"]) == 20
     assert summary["best_error"] == pytest.approx(meta["final_fitness"])
@@ -113,7 +114,7 @@ def test_unknown_usecase_and_option_are_named() -> None:
 def test_cli_lists_every_usecase() -> None:
     out = run_cli("usecases")
     assert out.returncode == 0, out.stderr
-    for name in BUILDERS:
+    for name in usecase_names():
         assert f"{name}:" in out.stdout
     assert "backends: neuron, batched (default neuron)" in out.stdout  # hh
     assert "backends: batched, brian2 (default batched)" in out.stdout  # hh_allen

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from priors import Parameter, Prior
-from sbi_neuro.data import DataError, check_units, data_file, read_numeric_table
 from simulators.batched_adex import AdExBatched
 from simulators.brian2_adex import AdExBrian2
+from simulators.errors import DataError
 from summaries import EfelFeatures, Feature, TraceCost
 from summaries.batched_features import BatchedEfelFeatures
 from usecases.base import Target, UseCase
+from usecases.data import check_units, data_file, read_numeric_table
 
 NAME = "adex"
 # Brian2 is the reference (Neuroptimus ran NEST); "batched" is the compiled kernel that reproduces it.

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from sbi_neuro.data import DataError, resolve_data_dir
+from simulators.errors import DataError
+from usecases.data import resolve_data_dir
 
 FOLDER = "allen_cell_types"
 INDEX = f"{FOLDER}/index.json"

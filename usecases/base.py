@@ -12,6 +12,8 @@ import numpy as np
 from priors import Prior
 from simulators import Simulator
 
+NO_TARGET = "none"  # the target spec of simulations without a target
+
 
 @dataclass(frozen=True)
 class Target:
@@ -31,6 +33,15 @@ class Target:
     source: str
     from_ground_truth: bool = False
     x_o: np.ndarray | None = None
+
+    @classmethod
+    def none(cls, t: np.ndarray) -> Target:
+        """No target: simulations (a prior bank) without an error to compute."""
+        return cls(t, None, NO_TARGET)
+
+    @property
+    def is_none(self) -> bool:
+        return self.traces is None and self.x_o is None
 
 
 class Summary(Protocol):
@@ -72,7 +83,7 @@ class UseCase:
     """One benchmark problem.
 
     Attributes:
-        name: identifier used on the command line.
+        name: identifier used on the command line and in run folders.
         title: one line.
         prior: parameters with bounds and scales.
         simulator: picklable batch simulator.
@@ -80,22 +91,25 @@ class UseCase:
         cost: Neuroptimus error components and weights.
         zoom_ms: time window shown enlarged beside the whole trace in best-fit plots.
         load_target: ``(spec, data_dir) -> Target``; ``spec`` is ``"data"``,
-            ``"simulated"`` or a path to a user's file.
+            ``"simulated"`` or a path to a user's file. None: the target is always given
+            as a ``Target`` (a use case built in Python for one recording).
         default_target: the target used when none is given.
         ground_truth: parameters that generated a surrogate target, if known.
         data_files: files (relative to the data directory) the default target needs.
         reference: where the model and protocol come from.
         backend: the simulator engine in use (``neuron``, ``brian2`` or ``batched``).
         backends: the engines this use case can run on, its default first.
+        options: the use-case options it was built with (``{"cell": "509881736"}``), recorded
+            with a run so that the folder rebuilds the same problem.
     """
 
     name: str
-    title: str
     prior: Prior
     simulator: Simulator
     features: Summary
     cost: Cost
-    load_target: Callable[[str, str | Path | None], Target]
+    load_target: Callable[[str, str | Path | None], Target] | None = None
+    title: str = ""
     default_target: str = "data"
     ground_truth: dict[str, float] | None = None
     data_files: tuple[str, ...] = field(default_factory=tuple)
@@ -103,6 +117,19 @@ class UseCase:
     zoom_ms: tuple[float, float] | None = None
     backend: str = "neuron"
     backends: tuple[str, ...] = ("neuron",)
+    options: dict[str, str] = field(default_factory=dict)
+
+    def target_from(self, spec: str = "default", data_dir: str | Path | None = None) -> Target:
+        """The target ``spec`` names: ``default``, ``data`` (the benchmark file), ``simulated`` (from
+        the ground truth), the path of a recording, or ``none`` (simulations without a target)."""
+        if spec == NO_TARGET:
+            return Target.none(self.simulator.t)
+        if self.load_target is None:
+            raise ValueError(
+                f"use case {self.name!r} loads no target by name (got {spec!r}); pass the target itself "
+                "(a usecases.Target)"
+            )
+        return self.load_target(self.default_target if spec == "default" else spec, data_dir)
 
     @property
     def truth_vector(self) -> np.ndarray | None:
@@ -128,7 +155,7 @@ def surrogate_trace_target(
     time (ms) / value file; files are resampled onto the simulator's grid and may be
     sampled no more coarsely than ``max_step_ms``.
     """
-    from sbi_neuro.data import data_file, load_two_column_trace, resample
+    from usecases.data import data_file, load_two_column_trace, resample
 
     t = simulator.t
     if spec == "simulated":

@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from priors import Parameter, Prior
-from sbi_neuro.data import data_file
 from simulators.neuron_ca1_detailed import MORPHOLOGY_FILE, PARAMETERS, CA1DetailedNeuron
 from summaries.feature_stats import FeatureStatCost, FeatureStatistics, FeatureStatSummary
 from usecases.base import Target, UseCase
+from usecases.data import data_file
 
 NAME = "ca1_detailed"
 TARGET_FILE = "neuroptimus/uc6_ca1_detailed/target_features.json"

@@ -12,16 +12,18 @@ response, the charging and the discharging of the step.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from priors import Parameter, Prior
-from sbi_neuro.data import data_file, load_two_column_trace, resample
 from simulators.batched_passive import PassiveMorphologyBatched
-from simulators.neuron_passive import UC3_FOLDER, PassiveMorphologyNeuron
+from simulators.neuron_passive import PassiveMorphologyNeuron
 from summaries import TraceCost
 from summaries.trace_stats import TraceSamples
 from usecases.base import Target, UseCase
+from usecases.data import data_file, load_two_column_trace, resample
 
 NAME = "ca1_passive"
+UC3_FOLDER = "neuroptimus/uc3_ca1_passive"
 DATA_FILE = f"{UC3_FOLDER}/target_voltage.dat"
 # "batched": the cell's modes from NEURON's own tree, stepped as NEURON steps (file discretisation)
 BACKENDS = ("neuron", "batched")
@@ -45,6 +47,22 @@ SAMPLE_TIMES_MS = (
 )  # fmt: skip
 
 
+def uc3_simulator(
+    engine: type[PassiveMorphologyNeuron] = PassiveMorphologyNeuron,
+    data_dir: str | Path | None = None,
+    swc: bool = False,
+    **options: Any,
+) -> PassiveMorphologyNeuron:
+    """The UC3 simulator (``engine``: NEURON or its batched twin) on the benchmark files: the geometry
+    JSON, or the SWC if ``swc``; ``options`` go to the simulator."""
+    morphology = "morphology.swc" if swc else "morphology.geometry.json"
+    return engine(
+        morphology_path=str(data_file(f"{UC3_FOLDER}/{morphology}", data_dir)),
+        stimulus_path=str(data_file(f"{UC3_FOLDER}/stimulus_current.dat", data_dir)),
+        **options,
+    )
+
+
 def build(
     record_dt_ms: float = 0.05,
     data_dir: str | Path | None = None,
@@ -56,7 +74,7 @@ def build(
     stimulus = str(data_file(f"{UC3_FOLDER}/stimulus_current.dat", data_dir))
     morphology_path = morphology or str(data_file(f"{UC3_FOLDER}/morphology.geometry.json", data_dir))
     if not Path(morphology_path).is_file():
-        from sbi_neuro.data import DataError
+        from simulators.errors import DataError
 
         raise DataError(f"morphology file {morphology_path} does not exist")
     engine = PassiveMorphologyBatched if backend == "batched" else PassiveMorphologyNeuron

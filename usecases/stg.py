@@ -22,11 +22,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from priors import Parameter, Prior
-from sbi_neuro.data import data_file
 from simulators.stg_pyloric import PyloricNetwork
 from summaries.pyloric import OBSERVED_FILE, PyloricFeatures, load_observed
 from summaries.pyloric_cost import PyloricCost
 from usecases.base import Target, UseCase
+from usecases.data import data_file
 
 NAME = "stg"
 BACKENDS = ("batched",)  # the project's compiled network; no NEURON or Brian2 version

@@ -26,9 +26,9 @@ COMMON = ("hh", "--backend", "batched", "--workers", "2", "--quiet")
 COMMANDS = {
     "simulate": ("simulate", *COMMON, "--n", "250", "--seed", "3"),
     "npe": ("infer", *COMMON, "--target", "simulated", "--simulations", "400", "--seed", "2",
-            "--posterior-samples", "1000"),  # fmt: skip
+            "--posterior-samples", "1000"),
     "cmaes": ("fit", *COMMON, "--target", "simulated", "--budget", "300", "--popsize", "20", "--seed", "4"),
-}
+}  # fmt: skip
 BANK_ARRAYS = ("theta", "x", "components", "error", "status", "seed")
 POSTERIOR_SAMPLES = 1000
 POSTERIOR_SEED = 11
@@ -71,17 +71,16 @@ def posterior_outputs(folder: Path) -> dict[str, np.ndarray]:
     """The saved networks' weights and posterior samples drawn from the saved posterior at the target."""
     import torch
 
-    from sbi_neuro.path_study import final_posterior, reopen
-    from sbi_neuro.runs import observed_features
+    from sbi_neuro.results.folder import final_posterior, reopen
 
     arrays = {}
     for path in sorted((folder / "posterior").glob("estimator_*.pt")):
         state = torch.load(path, weights_only=True)
         for key, tensor in state.items():
             arrays[f"npe/posterior/{path.stem}/{key}"] = tensor.numpy()
-    run = reopen(folder, workers=1)
-    posterior = final_posterior(run)
-    samples = posterior.sample(POSTERIOR_SAMPLES, observed_features(run), seed=POSTERIOR_SEED)
+    workspace = reopen(folder, workers=1)
+    posterior = final_posterior(workspace)
+    samples = posterior.sample(POSTERIOR_SAMPLES, workspace.x_o, seed=POSTERIOR_SEED)
     arrays["npe/posterior_samples"] = samples
     return arrays
 

@@ -1,0 +1,2 @@
+"""What every stage of the pipeline shares: the evaluation types (``Task``, ``Evaluator``,
+``EvalBatch``), seeds, atomic files, typed-configuration checks, convergence statistics, plotting."""
