@@ -47,7 +47,9 @@ def heavy_imports(tree: Path, args: list[str]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--against", help="a git commit to compare with (e.g. the one before a change)")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
@@ -61,7 +63,7 @@ def main() -> None:
         try:
             for name, command in COMMANDS.items():
                 times: dict[str, list[tuple[float, float]]] = {label: [] for label in trees}
-                for label, tree in trees.items():  # warm the file cache and numba's cache once
+                for tree in trees.values():  # warm the file cache and numba's cache once
                     run_once(tree, command)
                 for _ in range(args.repeats):
                     for label, tree in trees.items():

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from sbi_neuro.execution.executors import ExecutorConfig
     from sbi_neuro.inference.settings import NPESettings
     from sbi_neuro.methods.config import RunConfig
-    from sbi_neuro.methods.results import (
+    from sbi_neuro.methods.outcomes import (
         BankResult,
         BestFit,
         FitResult,
@@ -73,12 +73,12 @@ _EXPORTS = {
     "study_paths": "sbi_neuro.api.check",
     "CheckResult": "sbi_neuro.api.check",
     "Comparison": "sbi_neuro.api.compare",
-    "BankResult": "sbi_neuro.methods.results",
-    "BestFit": "sbi_neuro.methods.results",
-    "FitResult": "sbi_neuro.methods.results",
-    "InferenceResult": "sbi_neuro.methods.results",
-    "Posterior": "sbi_neuro.methods.results",
-    "Simulations": "sbi_neuro.methods.results",
+    "BankResult": "sbi_neuro.methods.outcomes",
+    "BestFit": "sbi_neuro.methods.outcomes",
+    "FitResult": "sbi_neuro.methods.outcomes",
+    "InferenceResult": "sbi_neuro.methods.outcomes",
+    "Posterior": "sbi_neuro.methods.outcomes",
+    "Simulations": "sbi_neuro.methods.outcomes",
     "Convergence": "sbi_neuro.core.convergence",
     "RunRecord": "sbi_neuro.api.catalogue",
     "list_runs": "sbi_neuro.api.catalogue",

@@ -25,7 +25,7 @@ from sbi_neuro.methods.config import RunConfig, check_bayesian_budget, check_opt
 
 if TYPE_CHECKING:
     from sbi_neuro.execution.dispatcher import Dispatcher
-    from sbi_neuro.methods.results import BankResult, FitResult
+    from sbi_neuro.methods.outcomes import BankResult, FitResult
     from sbi_neuro.methods.workspace import Workspace
     from sbi_neuro.optimizers import OptimizerFactory
     from usecases import UseCase
@@ -201,7 +201,7 @@ def optimizer_factory(name: str) -> OptimizerFactory:
 
 # -- built-ins and entry points ----------------------------------------------------------------------
 def _run_npe(ws: Workspace, dispatcher: Dispatcher) -> FitResult:
-    from sbi_neuro.methods.npe import run_npe
+    from sbi_neuro.methods.bayesian import run_npe
 
     return run_npe(ws, dispatcher)
 
@@ -219,7 +219,7 @@ def _run_npe_cmaes(ws: Workspace, dispatcher: Dispatcher) -> FitResult:
 
 
 def _run_prior(ws: Workspace, dispatcher: Dispatcher) -> BankResult:
-    from sbi_neuro.methods.npe import run_prior
+    from sbi_neuro.methods.bayesian import run_prior
 
     return run_prior(ws, dispatcher)
 

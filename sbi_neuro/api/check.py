@@ -18,7 +18,7 @@ from sbi_neuro.analysis.structure import analyse_posterior, saved_samples
 from sbi_neuro.api.execute import _executor, dispatcher_for, write_report_safely
 from sbi_neuro.execution.executors import ExecutorConfig
 from sbi_neuro.inference.posterior import TrainedPosterior
-from sbi_neuro.methods.results import InferenceResult
+from sbi_neuro.methods.outcomes import InferenceResult
 from sbi_neuro.methods.workspace import Workspace
 from sbi_neuro.registry import method_spec
 from sbi_neuro.results.folder import final_posterior, reopen

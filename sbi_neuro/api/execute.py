@@ -19,7 +19,7 @@ from sbi_neuro.analysis.structure import analyse_posterior
 from sbi_neuro.execution.dispatcher import Dispatcher
 from sbi_neuro.execution.executors import DEFAULT_SIM_TIMEOUT_S, Executor, ExecutorConfig, open_executor
 from sbi_neuro.methods.config import RunConfig
-from sbi_neuro.methods.results import BankResult, FitResult, InferenceResult
+from sbi_neuro.methods.outcomes import BankResult, FitResult, InferenceResult
 from sbi_neuro.methods.workspace import Workspace, in_memory
 from sbi_neuro.registry import method_spec, usecase_of
 from sbi_neuro.results import layout

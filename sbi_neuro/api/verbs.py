@@ -22,7 +22,7 @@ from sbi_neuro.api.execute import execute
 from sbi_neuro.execution.executors import DEFAULT_SIM_TIMEOUT_S, ExecutorConfig
 from sbi_neuro.inference.settings import NPESettings
 from sbi_neuro.methods.config import RunConfig
-from sbi_neuro.methods.results import BankResult, FitResult, InferenceResult
+from sbi_neuro.methods.outcomes import BankResult, FitResult, InferenceResult
 from sbi_neuro.registry import method_spec
 from sbi_neuro.results.report import write_report
 from usecases import Target, UseCase

@@ -15,7 +15,7 @@ from sbi_neuro.core.convergence import Convergence
 from sbi_neuro.core.evaluation import EvalBatch
 from sbi_neuro.core.seeds import batch_seed
 from sbi_neuro.execution.dispatcher import Dispatcher
-from sbi_neuro.methods.results import BestFit, FitResult, Simulations
+from sbi_neuro.methods.outcomes import BestFit, FitResult, Simulations
 from sbi_neuro.methods.workspace import Workspace
 from sbi_neuro.optimizers import AskTell, OptimizerFactory
 

@@ -30,7 +30,7 @@ from sbi_neuro.core.seeds import TRUNCATION_OFFSET, batch_seed
 from sbi_neuro.execution.dispatcher import Dispatcher
 from sbi_neuro.inference.posterior import TrainedPosterior
 from sbi_neuro.inference.restriction import learn_valid_region
-from sbi_neuro.methods.npe import (
+from sbi_neuro.methods.bayesian import (
     Search,
     finish_bayesian,
     fit_candidates,
@@ -39,7 +39,7 @@ from sbi_neuro.methods.npe import (
     trained_posterior,
 )
 from sbi_neuro.methods.optimization import optimize
-from sbi_neuro.methods.results import InferenceResult
+from sbi_neuro.methods.outcomes import InferenceResult
 from sbi_neuro.methods.workspace import Workspace
 from sbi_neuro.optimizers import SeededCMAES
 
@@ -93,7 +93,8 @@ def run_tsnpe(ws: Workspace, dispatcher: Dispatcher) -> InferenceResult:
         "restrict": cfg.restrict,
     }
     extra = {"tsnpe_settings": settings, "rounds": rounds}
-    return finish_bayesian(ws, dispatcher, data, posterior, start, stages, fit_candidates(index), extra)
+    search = fit_candidates(index)
+    return finish_bayesian(ws, dispatcher, data, posterior, start, stages, search, "TSNPE (sbi)", extra)
 
 
 def valid_fraction(batch: EvalBatch) -> float:
@@ -118,8 +119,9 @@ def run_npe_cmaes(ws: Workspace, dispatcher: Dispatcher) -> InferenceResult:
     population = cfg.search_population or _cma_default_population(ws.usecase.prior.dim)
     settings = {"npe_fraction": cfg.npe_fraction, "cma_population": population}
     search = posterior_seeded_cmaes(fit_index, cfg.budget - cfg.training_simulations, population)
+    name = "NPE + posterior-seeded CMA-ES"
     return finish_bayesian(
-        ws, dispatcher, training, posterior, start, stages, search, {"hybrid_settings": settings}
+        ws, dispatcher, training, posterior, start, stages, search, name, {"hybrid_settings": settings}
     )
 
 

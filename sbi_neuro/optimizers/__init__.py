@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sbi_neuro.optimizers.base import AskTell, Optimizer
-from sbi_neuro.optimizers.cmaes import CMAES, SeededCMAES
+from sbi_neuro.optimizers.cma_es import CMAES, SeededCMAES
 from sbi_neuro.optimizers.ibea import IBEA
 from sbi_neuro.optimizers.pymoo_methods import DE, NSGA2, PSO
 from sbi_neuro.optimizers.random_search import RandomSearch

@@ -421,8 +421,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     return _load(_read_text(path), path)
 
 
-
-
 def _parse_metadata(text: str, path: Path) -> dict[str, Any]:
     """Parse and check a Neuroptimus-style metadata file; errors name the file and the field."""
     meta = _load(text, path)

@@ -12,7 +12,7 @@ import numpy as np
 from sbi_neuro.core.convergence import convergence_statistics
 from sbi_neuro.core.files import atomic_path, atomic_savefig, atomic_write_json
 from sbi_neuro.core.plotting import pyplot
-from sbi_neuro.methods.results import BankResult, FitResult, InferenceResult
+from sbi_neuro.methods.outcomes import BankResult, FitResult, InferenceResult
 from sbi_neuro.methods.workspace import Workspace
 from sbi_neuro.results import layout
 

@@ -498,7 +498,6 @@ def _percent(value: Any) -> str | None:
     return f"{100 * value:.1f}%" if is_number(value) else None
 
 
-
 def _duration(seconds: Any) -> str | None:
     if not is_number(seconds):
         return None

@@ -22,11 +22,8 @@ from sbi_neuro.core.seeds import batch_seed
 from sbi_neuro.execution.dispatcher import Dispatcher
 from sbi_neuro.inference.npe import train_npe
 from sbi_neuro.inference.posterior import TrainedPosterior
-from sbi_neuro.methods.results import BankResult, BestFit, InferenceResult, Posterior, Simulations
+from sbi_neuro.methods.outcomes import BankResult, BestFit, InferenceResult, Posterior, Simulations
 from sbi_neuro.methods.workspace import Workspace
-
-SAVED_SAMPLES = 1000  # posterior samples at the target written to a run folder
-ALGORITHM_NAMES = {"npe": "NPE (sbi)", "tsnpe": "TSNPE (sbi)", "npe_cmaes": "NPE + posterior-seeded CMA-ES"}
 
 
 def simulate_prior(ws: Workspace, dispatcher: Dispatcher, n: int) -> EvalBatch:
@@ -85,7 +82,8 @@ def run_npe(ws: Workspace, dispatcher: Dispatcher) -> InferenceResult:
     start = time.perf_counter()
     training, posterior, stages = prior_round(ws, dispatcher)
     fit_index = math.ceil(ws.config.training_simulations / ws.config.batch_size)
-    return finish_bayesian(ws, dispatcher, training, posterior, start, stages, fit_candidates(fit_index))
+    search = fit_candidates(fit_index)
+    return finish_bayesian(ws, dispatcher, training, posterior, start, stages, search, "NPE (sbi)")
 
 
 def prior_round(
@@ -137,9 +135,11 @@ def finish_bayesian(
     start: float,
     stages: dict[str, float],
     search: Search,
+    algorithm: str,
     extra: dict[str, Any] | None = None,
 ) -> InferenceResult:
-    """Posterior at the target, the best-fit search (its first evaluation is the MAP), the result."""
+    """Posterior at the target, the best-fit search (its first evaluation is the MAP), the result;
+    ``algorithm`` names the method in ``metadata.json``."""
     cfg, prior, features = ws.config, ws.usecase.prior, ws.usecase.features
     searched = time.perf_counter()
     x_o = ws.x_o
@@ -179,8 +179,8 @@ def finish_bayesian(
             n: bool(a <= t <= b) for n, a, b, t in zip(prior.names, lo, hi, truth, strict=True)
         }
     wall = time.perf_counter() - start
-    algorithm = {
-        "name": ALGORITHM_NAMES.get(cfg.method, cfg.method),
+    record = {
+        "name": algorithm,
         "settings": {
             **cfg.to_json()["npe"],
             "fit_candidates": cfg.n_fit_candidates,
@@ -200,7 +200,7 @@ def finish_bayesian(
         wall_time_s=wall,
         folder=ws.folder,
         summary=summary,
-        algorithm=algorithm,
+        algorithm=record,
         posterior=Posterior(posterior, x_o, features.names),
         map=BestFit.of(simulations, map_row),
         samples=samples,
