@@ -92,10 +92,11 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def npe_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small real NPE run of UC1 (batched, simulated target), one per test module that asks for it:
-    the analyses on a finished run are tested on it, not the posterior's quality."""
+    """A small real NPE run of UC1 (batched, simulated target), made once: the analyses on a finished
+    run are tested on it, not the posterior's quality. Each analysis writes its own sub-folder; a test
+    that changes the run's files works on a copy."""
     from sbi_neuro.api.execute import execute
     from sbi_neuro.inference.settings import NPESettings
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,15 @@ def test_bad_input_is_explained(npe_run: Path, tmp_path: Path) -> None:
         predictive_folder(npe_run, n=0)
     with pytest.raises(ValueError, match="tolerance must be > 0"):
         predictive_folder(npe_run, n=5, tolerance=0.0)
+
+
+def test_a_folder_written_before_targets_were_kept_still_opens(npe_run: Path, tmp_path: Path) -> None:
+    """Run folders of earlier versions have no target.npz: the target is loaded as config.json names it."""
+    from sbi_neuro import check, report
+
+    old = tmp_path / "old"
+    shutil.copytree(npe_run, old)
+    (old / "target.npz").unlink()
+    result = check(old, predictive=10, calibration=0, tolerance=0.5, workers=1)
+    assert result.predictive is not None and result.predictive["samples"] == 10
+    assert report(old) == old / "report.html" and (old / "target.npz").is_file()

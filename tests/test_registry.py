@@ -54,6 +54,17 @@ def test_unknown_names_list_what_exists() -> None:
         get_usecase("hh", cell="1")
 
 
+@pytest.fixture
+def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registrations made by a test are undone after it (the registry is per process)."""
+    from sbi_neuro import registry
+
+    usecase_names(), method_names()  # built-ins loaded before the copies are taken
+    monkeypatch.setattr(registry, "_usecases", dict(registry._usecases))
+    monkeypatch.setattr(registry, "_methods", dict(registry._methods))
+
+
+@pytest.mark.usefixtures("scratch_registry")
 def test_a_use_case_and_an_optimiser_registered_in_python_run(tmp_path: Path) -> None:
     def build(record_dt_ms: float = 0.025, data_dir: str | None = None, backend: str = "batched"):  # type: ignore[no-untyped-def]
         from dataclasses import replace

@@ -182,7 +182,6 @@ def _config(
 ) -> RunConfig:
     where = executor or default_executor()
     spec = "default" if target is None else target if isinstance(target, str) else target.source
-    t = usecase.simulator.t
     return RunConfig(
         usecase=usecase.name,
         method=method,
@@ -192,8 +191,7 @@ def _config(
         workers=where.workers,
         executor=where.kind,
         scheduler=where.scheduler,
-        record_dt_ms=round(float(t[1] - t[0]), 12),
-        backend=usecase.backend,
+        backend=usecase.backend,  # the recording interval is resolved from the simulator's grid
         options=dict(usecase.options),
         progress=progress,
         **settings,
